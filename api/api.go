@@ -1,0 +1,88 @@
+// Package api holds the JSON shapes that cross the wire between the server,
+// the PC page's wasm client and `qrsync watch`. It is deliberately tiny and
+// imports nothing but the standard library, so the wasm client can share it
+// without pulling in the server's dependencies.
+package api
+
+import "time"
+
+// Session is a viewer's handle on one photo drop. ID is the viewer's secret;
+// the upload token only appears inside UploadURL.
+type Session struct {
+	ID        string    `json:"id"`
+	UploadURL string    `json:"uploadUrl"`
+	QRURL     string    `json:"qrUrl"`
+	EventsURL string    `json:"eventsUrl"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Images is filled only by GET /api/sessions/{id}, oldest first.
+	Images []Image `json:"images,omitempty"`
+}
+
+// Image describes one stored photo. Width and Height are as displayed, after
+// EXIF orientation; URL and ThumbURL are paths under the session.
+type Image struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"contentType"`
+	Size        int64     `json:"size"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	SHA256      string    `json:"sha256"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// URL and ThumbURL contain the session id, the viewer's secret, so
+	// they are left out of answers to the phone (which holds only the
+	// upload token) and present everywhere else.
+	URL      string `json:"url,omitempty"`
+	ThumbURL string `json:"thumbUrl,omitempty"`
+}
+
+// UploadResult answers POST /api/upload/{token}. Duplicate lists the ids of
+// images whose bytes the session already had, so the phone can say so. Its
+// images carry no URL or ThumbURL (see Image).
+type UploadResult struct {
+	Images    []Image  `json:"images"`
+	Duplicate []string `json:"duplicate,omitempty"`
+}
+
+// Event names on the session stream (DESIGN §4).
+const (
+	EventSnapshot = "snapshot"
+	EventImage    = "image"
+	EventRemoved  = "removed"
+	EventExpired  = "expired"
+)
+
+// Snapshot is the data of a snapshot event: the whole gallery at one point
+// of the event log, so that the events after it apply cleanly.
+type Snapshot struct {
+	Images    []Image   `json:"images"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Removed is the data of a removed event.
+type Removed struct {
+	ID string `json:"id"`
+}
+
+// Error codes of the JSON error body (DESIGN §3).
+const (
+	CodeBadRequest  = "bad_request"
+	CodeNotFound    = "not_found"
+	CodeExpired     = "expired"
+	CodeTooLarge    = "too_large"
+	CodeUnsupported = "unsupported_type"
+	CodeBadImage    = "bad_image"
+	CodeTooMany     = "too_many"
+	CodeInternal    = "internal"
+)
+
+// ErrorBody is every error answer: {"error":{"code":"…","message":"…"}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inner object of ErrorBody; Message is for a person.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

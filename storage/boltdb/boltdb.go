@@ -1,0 +1,718 @@
+package boltdb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"qrsync/api"
+	"qrsync/storage"
+)
+
+const (
+	// DefaultLockTimeout is how long Open waits for the file lock. bbolt
+	// allows one process per file; without a timeout a second qrsync on the
+	// same --data would hang silently instead of saying why it cannot start.
+	DefaultLockTimeout = 2 * time.Second
+	// FileMode is the database file's mode: it holds the session secrets.
+	FileMode = 0o600
+	// dirPerm is the mode of a parent directory Open creates.
+	dirPerm = 0o750
+)
+
+var (
+	bucketSessions = []byte("sessions")
+	bucketTokens   = []byte("tokens")
+	keyMeta        = []byte("meta")
+	bucketImages   = []byte("images")
+	bucketImgIdx   = []byte("imgidx")
+	bucketSHA      = []byte("sha")
+	bucketEvents   = []byte("events")
+)
+
+// errClosed is returned by Wait after Close.
+var errClosed = errors.New("boltdb: catalog closed")
+
+// Option changes how Open sets up a Catalog.
+type Option func(*config)
+
+type config struct {
+	now         func() time.Time
+	lockTimeout time.Duration
+}
+
+// WithClock makes the catalog read the time from now instead of time.Now,
+// so tests can move a session past its expiry without sleeping.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithLockTimeout sets how long Open waits for another process to release
+// the database file (DefaultLockTimeout if not given; must be > 0, since
+// zero would mean waiting forever).
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) { c.lockTimeout = d }
+}
+
+// Catalog is a storage.Catalog in a bbolt file. It is safe for concurrent
+// use within one process; the file is locked against other processes.
+type Catalog struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	mu      sync.Mutex
+	waiters map[string]*waitEntry // session id → channel closed on its next change
+	closed  bool
+}
+
+// waitEntry is a session's broadcast channel and how many waiters hold it.
+type waitEntry struct {
+	ch   chan struct{}
+	refs int
+}
+
+var _ storage.Catalog = (*Catalog)(nil)
+
+// Open opens (creating it if needed) the catalog file at path. It fails
+// after the lock timeout, with a message saying so, if another process has
+// the file open.
+func Open(path string, opts ...Option) (*Catalog, error) {
+	cfg := config{now: time.Now, lockTimeout: DefaultLockTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if path == "" {
+		return nil, errors.New("boltdb: empty path")
+	}
+	if cfg.now == nil {
+		return nil, errors.New("boltdb: nil clock")
+	}
+	if cfg.lockTimeout <= 0 {
+		return nil, fmt.Errorf("boltdb: lock timeout %v must be positive", cfg.lockTimeout)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+		return nil, fmt.Errorf("boltdb: create directory: %w", err)
+	}
+	bopts := *bolt.DefaultOptions // fsync on every commit stays on
+	bopts.Timeout = cfg.lockTimeout
+	db, err := bolt.Open(path, FileMode, &bopts)
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltdb: %s is in use by another process (gave up after %v): %w", path, cfg.lockTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltdb: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketSessions, bucketTokens} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltdb: initialise %s: %w", path, err)
+	}
+	return &Catalog{db: db, now: cfg.now, waiters: map[string]*waitEntry{}}, nil
+}
+
+// sessionRecord is the stored form of storage.Session; its own type so the
+// file format does not change when the contract's struct does.
+type sessionRecord struct {
+	ID          string    `json:"id"`
+	UploadToken string    `json:"uploadToken"`
+	CreatedAt   time.Time `json:"createdAt"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	Images      int       `json:"images"`
+	Bytes       int64     `json:"bytes"`
+}
+
+func (r sessionRecord) session() storage.Session {
+	return storage.Session(r)
+}
+
+// Errors never include session ids or tokens: both are secrets, and errors
+// end up in logs.
+var (
+	errSessionNotFound = fmt.Errorf("boltdb: session: %w", storage.ErrNotFound)
+	errSessionExpired  = fmt.Errorf("boltdb: session: %w", storage.ErrExpired)
+	errImageNotFound   = fmt.Errorf("boltdb: image: %w", storage.ErrNotFound)
+	errEventGone       = fmt.Errorf("boltdb: event id: %w", storage.ErrEventGone)
+)
+
+// expired reports whether a session with this expiry has ended: at its
+// ExpiresAt, not one tick after.
+func (c *Catalog) expired(r sessionRecord) bool { return !r.ExpiresAt.After(c.now()) }
+
+// loadSession returns the session's bucket and record, or ErrNotFound.
+func loadSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
+	var rec sessionRecord
+	sb := tx.Bucket(bucketSessions).Bucket([]byte(id))
+	if sb == nil {
+		return nil, rec, errSessionNotFound
+	}
+	if err := json.Unmarshal(sb.Get(keyMeta), &rec); err != nil {
+		return nil, rec, fmt.Errorf("boltdb: corrupt session record: %w", err)
+	}
+	return sb, rec, nil
+}
+
+// liveSession is loadSession that also fails with ErrExpired.
+func (c *Catalog) liveSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
+	sb, rec, err := loadSession(tx, id)
+	if err == nil && c.expired(rec) {
+		return nil, rec, errSessionExpired
+	}
+	return sb, rec, err
+}
+
+func putMeta(sb *bolt.Bucket, rec sessionRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return sb.Put(keyMeta, b)
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+// formatID and parseID convert between an event sequence and its id. Only
+// the canonical form parses, so every id has exactly one spelling.
+func formatID(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+func parseID(id string) (uint64, bool) {
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || seq == 0 || formatID(seq) != id {
+		return 0, false
+	}
+	return seq, true
+}
+
+// CreateSession stores a new session with empty counters (s.Images and
+// s.Bytes are ignored: a new session holds nothing). An id or upload token
+// already in use is an error, as is a missing id, token or expiry.
+func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.ID == "" || s.UploadToken == "" {
+		return errors.New("boltdb: session needs an id and an upload token")
+	}
+	if s.ExpiresAt.IsZero() {
+		return errors.New("boltdb: session needs an expiry")
+	}
+	rec := sessionRecord{ID: s.ID, UploadToken: s.UploadToken, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+	return c.db.Update(func(tx *bolt.Tx) error {
+		sessions, tokens := tx.Bucket(bucketSessions), tx.Bucket(bucketTokens)
+		if sessions.Bucket([]byte(s.ID)) != nil {
+			return errors.New("boltdb: session id already in use")
+		}
+		if tokens.Get([]byte(s.UploadToken)) != nil {
+			return errors.New("boltdb: upload token already in use")
+		}
+		sb, err := sessions.CreateBucket([]byte(s.ID))
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketImages, bucketImgIdx, bucketSHA, bucketEvents} {
+			if _, err := sb.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := putMeta(sb, rec); err != nil {
+			return err
+		}
+		return tokens.Put([]byte(s.UploadToken), []byte(s.ID))
+	})
+}
+
+// Session returns the session with id: ErrNotFound if unknown; the record
+// and ErrExpired if its ExpiresAt is not after now.
+func (c *Catalog) Session(ctx context.Context, id string) (storage.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, err
+	}
+	var rec sessionRecord
+	err := c.db.View(func(tx *bolt.Tx) error {
+		_, r, err := c.liveSession(tx, id)
+		rec = r
+		return err
+	})
+	if err != nil && !errors.Is(err, storage.ErrExpired) {
+		return storage.Session{}, err
+	}
+	return rec.session(), err
+}
+
+// SessionByToken looks a session up by its upload token, with the same
+// errors as Session.
+func (c *Catalog) SessionByToken(ctx context.Context, token string) (storage.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, err
+	}
+	var rec sessionRecord
+	err := c.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTokens).Get([]byte(token))
+		if id == nil {
+			return errSessionNotFound
+		}
+		_, r, err := c.liveSession(tx, string(id))
+		rec = r
+		return err
+	})
+	if err != nil && !errors.Is(err, storage.ErrExpired) {
+		return storage.Session{}, err
+	}
+	return rec.session(), err
+}
+
+// DeleteSession removes the session, its images, its log and its token,
+// expired or not, and wakes its waiters.
+func (c *Catalog) DeleteSession(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		_, rec, err := loadSession(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTokens).Delete([]byte(rec.UploadToken)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSessions).DeleteBucket([]byte(id))
+	})
+	if err != nil {
+		return err
+	}
+	c.broadcast(id)
+	return nil
+}
+
+// ExpiredSessions lists the ids of sessions whose ExpiresAt is at or before
+// now. It reads every session record: the embedded catalog holds few
+// sessions at a time, and the sweeper calls it rarely.
+func (c *Catalog) ExpiredSessions(ctx context.Context, now time.Time) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	err := c.db.View(func(tx *bolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		return sessions.ForEachBucket(func(k []byte) error {
+			var rec sessionRecord
+			if err := json.Unmarshal(sessions.Bucket(k).Get(keyMeta), &rec); err != nil {
+				return fmt.Errorf("boltdb: corrupt session record: %w", err)
+			}
+			if !rec.ExpiresAt.After(now) {
+				ids = append(ids, string(k))
+			}
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// AddImage records img and appends its "image" event in one transaction.
+// A duplicate sha256 wins over a full quota: the phone is told the photo is
+// already there rather than that the session is full. An empty img.SHA256
+// is not checked for duplicates; an empty or already used img.ID is an
+// error.
+func (c *Catalog) AddImage(ctx context.Context, sessionID string, img api.Image, q storage.Quota) (api.Image, storage.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return api.Image{}, storage.Event{}, err
+	}
+	if img.ID == "" {
+		return api.Image{}, storage.Event{}, errors.New("boltdb: image needs an id")
+	}
+	data, err := json.Marshal(img)
+	if err != nil {
+		return api.Image{}, storage.Event{}, fmt.Errorf("boltdb: encode image: %w", err)
+	}
+	var (
+		dup api.Image
+		ev  storage.Event
+	)
+	err = c.db.Update(func(tx *bolt.Tx) error {
+		sb, rec, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		images, idx, shas := sb.Bucket(bucketImages), sb.Bucket(bucketImgIdx), sb.Bucket(bucketSHA)
+		if img.SHA256 != "" {
+			if existing := shas.Get([]byte(img.SHA256)); existing != nil {
+				if dup, err = getImage(sb, existing); err != nil {
+					return err
+				}
+				return fmt.Errorf("boltdb: %w", storage.ErrDuplicate)
+			}
+		}
+		if idx.Get([]byte(img.ID)) != nil {
+			return errors.New("boltdb: image id already in use in this session")
+		}
+		if q.MaxImages > 0 && rec.Images+1 > q.MaxImages {
+			return fmt.Errorf("boltdb: %d images: %w", q.MaxImages, storage.ErrQuota)
+		}
+		if q.MaxBytes > 0 && rec.Bytes+img.Size > q.MaxBytes {
+			return fmt.Errorf("boltdb: %d bytes: %w", q.MaxBytes, storage.ErrQuota)
+		}
+		seq, err := images.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := images.Put(seqKey(seq), data); err != nil {
+			return err
+		}
+		if err := idx.Put([]byte(img.ID), seqKey(seq)); err != nil {
+			return err
+		}
+		if img.SHA256 != "" {
+			if err := shas.Put([]byte(img.SHA256), []byte(img.ID)); err != nil {
+				return err
+			}
+		}
+		rec.Images++
+		rec.Bytes += img.Size
+		if err := putMeta(sb, rec); err != nil {
+			return err
+		}
+		ev, err = appendEvent(sb, api.EventImage, data)
+		return err
+	})
+	if errors.Is(err, storage.ErrDuplicate) {
+		return dup, storage.Event{}, err
+	}
+	if err != nil {
+		return api.Image{}, storage.Event{}, err
+	}
+	c.broadcast(sessionID)
+	return img, ev, nil
+}
+
+// getImage reads the image with this id from a session bucket.
+func getImage(sb *bolt.Bucket, imageID []byte) (api.Image, error) {
+	var img api.Image
+	seq := sb.Bucket(bucketImgIdx).Get(imageID)
+	if seq == nil {
+		return img, errImageNotFound
+	}
+	raw := sb.Bucket(bucketImages).Get(seq)
+	if raw == nil {
+		return img, errors.New("boltdb: image index points at nothing")
+	}
+	if err := json.Unmarshal(raw, &img); err != nil {
+		return img, fmt.Errorf("boltdb: corrupt image record: %w", err)
+	}
+	return img, nil
+}
+
+// appendEvent adds an event to the session's log. The stored value is the
+// type, a NUL, and the data as given: the data is already JSON, so it is
+// not encoded again.
+func appendEvent(sb *bolt.Bucket, typ string, data []byte) (storage.Event, error) {
+	events := sb.Bucket(bucketEvents)
+	seq, err := events.NextSequence()
+	if err != nil {
+		return storage.Event{}, err
+	}
+	v := make([]byte, 0, len(typ)+1+len(data))
+	v = append(append(append(v, typ...), 0), data...)
+	if err := events.Put(seqKey(seq), v); err != nil {
+		return storage.Event{}, err
+	}
+	return storage.Event{ID: formatID(seq), Type: typ, Data: data}, nil
+}
+
+// decodeEvent copies a stored event out of bbolt's memory, which is only
+// valid inside the transaction.
+func decodeEvent(k, v []byte) (storage.Event, error) {
+	i := bytes.IndexByte(v, 0)
+	if len(k) != 8 || i < 0 {
+		return storage.Event{}, errors.New("boltdb: corrupt event record")
+	}
+	return storage.Event{
+		ID:   formatID(binary.BigEndian.Uint64(k)),
+		Type: string(v[:i]),
+		Data: bytes.Clone(v[i+1:]),
+	}, nil
+}
+
+// RemoveImage deletes an image, frees its place in the quota and its hash,
+// and appends a "removed" event, in one transaction.
+func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Event{}, err
+	}
+	data, err := json.Marshal(api.Removed{ID: imageID})
+	if err != nil {
+		return storage.Event{}, err
+	}
+	var ev storage.Event
+	err = c.db.Update(func(tx *bolt.Tx) error {
+		sb, rec, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		img, err := getImage(sb, []byte(imageID))
+		if err != nil {
+			return err
+		}
+		idx, shas := sb.Bucket(bucketImgIdx), sb.Bucket(bucketSHA)
+		seq := bytes.Clone(idx.Get([]byte(imageID)))
+		if err := sb.Bucket(bucketImages).Delete(seq); err != nil {
+			return err
+		}
+		if err := idx.Delete([]byte(imageID)); err != nil {
+			return err
+		}
+		if img.SHA256 != "" && string(shas.Get([]byte(img.SHA256))) == imageID {
+			if err := shas.Delete([]byte(img.SHA256)); err != nil {
+				return err
+			}
+		}
+		rec.Images--
+		rec.Bytes -= img.Size
+		if err := putMeta(sb, rec); err != nil {
+			return err
+		}
+		ev, err = appendEvent(sb, api.EventRemoved, data)
+		return err
+	})
+	if err != nil {
+		return storage.Event{}, err
+	}
+	c.broadcast(sessionID)
+	return ev, nil
+}
+
+// Image returns one image of a live session.
+func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (api.Image, error) {
+	if err := ctx.Err(); err != nil {
+		return api.Image{}, err
+	}
+	var img api.Image
+	err := c.db.View(func(tx *bolt.Tx) error {
+		sb, _, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		img, err = getImage(sb, []byte(imageID))
+		return err
+	})
+	return img, err
+}
+
+// Images returns the session's images, oldest first, and the id of the
+// last event ("" if none), read in one transaction so that the snapshot
+// plus the events after that id is exactly the gallery. The slice is never
+// nil, so it encodes as [] in a snapshot.
+func (c *Catalog) Images(ctx context.Context, sessionID string) ([]api.Image, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	imgs := []api.Image{}
+	var last string
+	err := c.db.View(func(tx *bolt.Tx) error {
+		sb, _, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		err = sb.Bucket(bucketImages).ForEach(func(_, v []byte) error {
+			var img api.Image
+			if err := json.Unmarshal(v, &img); err != nil {
+				return fmt.Errorf("boltdb: corrupt image record: %w", err)
+			}
+			imgs = append(imgs, img)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if k, _ := sb.Bucket(bucketEvents).Cursor().Last(); k != nil {
+			last = formatID(binary.BigEndian.Uint64(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return imgs, last, nil
+}
+
+// EventsAfter returns up to limit events after afterID, oldest first;
+// limit <= 0 means all of them. afterID "" is the start of the log; an id
+// this session never issued is ErrEventGone; the last id gives an empty
+// list.
+func (c *Catalog) EventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var evs []storage.Event
+	err := c.db.View(func(tx *bolt.Tx) error {
+		sb, _, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		cur := sb.Bucket(bucketEvents).Cursor()
+		var k, v []byte
+		if afterID == "" {
+			k, v = cur.First()
+		} else {
+			seq, ok := parseID(afterID)
+			if !ok {
+				return errEventGone
+			}
+			key := seqKey(seq)
+			if k, _ = cur.Seek(key); !bytes.Equal(k, key) {
+				return errEventGone
+			}
+			k, v = cur.Next()
+		}
+		for ; k != nil && (limit <= 0 || len(evs) < limit); k, v = cur.Next() {
+			ev, err := decodeEvent(k, v)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// Wait blocks until the session's log has an event after afterID, the
+// session is deleted or reaches its expiry, or ctx ends. It returns nil
+// when the caller should read the log again; an error wrapping ErrNotFound
+// or ErrExpired at once if the session is gone or over; ctx.Err() if ctx
+// ends first. An afterID the session never issued returns nil at once, and
+// EventsAfter then reports ErrEventGone.
+func (c *Catalog) Wait(ctx context.Context, sessionID, afterID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Take the channel before reading the log: an append committed after
+	// the read below closes exactly this channel, so it cannot be missed.
+	ch, release, err := c.subscribe(sessionID)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	var (
+		ready     bool
+		expiresAt time.Time
+	)
+	err = c.db.View(func(tx *bolt.Tx) error {
+		sb, rec, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		expiresAt = rec.ExpiresAt
+		cur := sb.Bucket(bucketEvents).Cursor()
+		last, _ := cur.Last()
+		if afterID == "" {
+			ready = last != nil
+			return nil
+		}
+		seq, ok := parseID(afterID)
+		if !ok || sb.Bucket(bucketEvents).Get(seqKey(seq)) == nil {
+			ready = true // let EventsAfter say ErrEventGone
+			return nil
+		}
+		ready = binary.BigEndian.Uint64(last) > seq
+		return nil
+	})
+	if err != nil || ready {
+		return err
+	}
+
+	// Wake at the session's end too, so a stream can send "expired" without
+	// waiting for the sweeper to delete the session.
+	timer := time.NewTimer(expiresAt.Sub(c.now()))
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// subscribe returns the session's current broadcast channel and a function
+// that gives it back; the map entry goes when its last waiter does.
+func (c *Catalog) subscribe(sessionID string) (<-chan struct{}, func(), error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil, errClosed
+	}
+	e := c.waiters[sessionID]
+	if e == nil {
+		e = &waitEntry{ch: make(chan struct{})}
+		c.waiters[sessionID] = e
+	}
+	e.refs++
+	return e.ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		e.refs--
+		if e.refs == 0 && c.waiters[sessionID] == e {
+			delete(c.waiters, sessionID)
+		}
+	}, nil
+}
+
+// broadcast wakes every waiter of the session. It never blocks: closing a
+// channel costs the same for one waiter or a thousand, slow or not.
+func (c *Catalog) broadcast(sessionID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.waiters[sessionID]; e != nil {
+		close(e.ch)
+		delete(c.waiters, sessionID)
+	}
+}
+
+// Ping reports whether the database answers a read transaction.
+func (c *Catalog) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.db.View(func(*bolt.Tx) error { return nil })
+}
+
+// Close wakes every waiter (their next call fails) and closes the database.
+// Calling it again is harmless.
+func (c *Catalog) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	for id, e := range c.waiters {
+		close(e.ch)
+		delete(c.waiters, id)
+	}
+	c.mu.Unlock()
+	return c.db.Close()
+}

@@ -1,0 +1,332 @@
+package boltdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"qrsync/api"
+	"qrsync/storage"
+	"qrsync/storage/boltdb"
+	"qrsync/storage/storagetest"
+)
+
+func open(t testing.TB, path string, opts ...boltdb.Option) *boltdb.Catalog {
+	t.Helper()
+	c, err := boltdb.Open(path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.TestCatalog(t, func(t *testing.T) storage.Catalog {
+		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	})
+}
+
+func image(id string) api.Image {
+	return api.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id,
+		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func session(id string, expires time.Time) storage.Session {
+	return storage.Session{ID: id, UploadToken: "tok-" + id, CreatedAt: expires.Add(-time.Hour), ExpiresAt: expires}
+}
+
+// TestReopen: everything survives a close, and ids keep increasing after it.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	c, err := boltdb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := session("s1", time.Now().Add(time.Hour).UTC().Truncate(time.Second))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, id := range []string{"a", "b", "c"} {
+		_, ev, err := c.AddImage(ctx, s.ID, image(id), storage.Quota{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	ev, err := c.RemoveImage(ctx, s.ID, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, ev.ID)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c = open(t, path)
+	got, err := c.SessionByToken(ctx, s.UploadToken)
+	if err != nil || got.ID != s.ID || got.Images != 2 || got.Bytes != 200 || !got.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Fatalf("session after reopen = %+v, %v", got, err)
+	}
+	imgs, last, err := c.Images(ctx, s.ID)
+	if err != nil || len(imgs) != 2 || imgs[0].ID != "a" || imgs[1].ID != "c" || last != ids[3] {
+		t.Fatalf("Images after reopen = %+v, %q, %v", imgs, last, err)
+	}
+	evs, err := c.EventsAfter(ctx, s.ID, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for _, ev := range evs {
+		logged = append(logged, ev.ID)
+	}
+	if !slices.Equal(logged, ids) {
+		t.Fatalf("log after reopen = %q, want %q", logged, ids)
+	}
+	// The duplicate index survived too.
+	if _, _, err := c.AddImage(ctx, s.ID, image("a"), storage.Quota{}); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("re-adding after reopen: %v, want ErrDuplicate", err)
+	}
+	_, next, err := c.AddImage(ctx, s.ID, image("d"), storage.Quota{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ids, next.ID) {
+		t.Fatalf("id %q reused after reopen", next.ID)
+	}
+	after, err := c.EventsAfter(ctx, s.ID, ids[3], 0)
+	if err != nil || len(after) != 1 || after[0].ID != next.ID {
+		t.Fatalf("EventsAfter(last before reopen) = %+v, %v; want just %q", after, err, next.ID)
+	}
+}
+
+func TestEventIDs(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	s := session("s", time.Now().Add(time.Hour))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	_, ev, err := c.AddImage(ctx, s.ID, image("a"), storage.Quota{})
+	if err != nil || ev.ID != "1" {
+		t.Fatalf("first event id %q, %v; want \"1\"", ev.ID, err)
+	}
+	// Malformed, non-canonical and never issued ids are all gone.
+	for _, id := range []string{"0", "01", "+1", "2", "-1", "1.0", " 1", "18446744073709551616"} {
+		if _, err := c.EventsAfter(ctx, s.ID, id, 0); !errors.Is(err, storage.ErrEventGone) {
+			t.Errorf("EventsAfter(%q) = %v, want ErrEventGone", id, err)
+		}
+	}
+}
+
+// TestClock drives expiry with WithClock.
+func TestClock(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	var now atomic.Pointer[time.Time]
+	now.Store(&base)
+	c := open(t, filepath.Join(t.TempDir(), "catalog.db"), boltdb.WithClock(func() time.Time { return *now.Load() }))
+	s := session("s", base.Add(time.Hour))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	set := func(d time.Duration) { t := base.Add(d); now.Store(&t) }
+
+	set(time.Hour - time.Nanosecond)
+	if _, err := c.Session(ctx, s.ID); err != nil {
+		t.Fatalf("just before expiry: %v", err)
+	}
+	if _, _, err := c.AddImage(ctx, s.ID, image("a"), storage.Quota{}); err != nil {
+		t.Fatal(err)
+	}
+	set(time.Hour) // ExpiresAt itself is the end
+	got, err := c.Session(ctx, s.ID)
+	if !errors.Is(err, storage.ErrExpired) || got.ID != s.ID || got.Images != 1 {
+		t.Fatalf("at expiry: %+v, %v; want the record and ErrExpired", got, err)
+	}
+	if err := c.Wait(ctx, s.ID, ""); !errors.Is(err, storage.ErrExpired) {
+		t.Fatalf("Wait on an expired session = %v, want ErrExpired", err)
+	}
+	ids, err := c.ExpiredSessions(ctx, base.Add(time.Hour))
+	if err != nil || !slices.Equal(ids, []string{s.ID}) {
+		t.Fatalf("ExpiredSessions(at expiry) = %q, %v", ids, err)
+	}
+	ids, err = c.ExpiredSessions(ctx, base.Add(time.Hour-time.Nanosecond))
+	if err != nil || len(ids) != 0 {
+		t.Fatalf("ExpiredSessions(before expiry) = %q, %v", ids, err)
+	}
+}
+
+// TestWaitWakesAtExpiry: a stream waiting on a quiet session learns that it
+// ended without the sweeper's help.
+func TestWaitWakesAtExpiry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	s := session("s", time.Now().Add(200*time.Millisecond))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(ctx, s.ID, ""); err != nil {
+		t.Fatalf("Wait = %v, want nil when the session ends", err)
+	}
+	if _, err := c.EventsAfter(ctx, s.ID, "", 0); !errors.Is(err, storage.ErrExpired) {
+		t.Fatalf("EventsAfter after the wake = %v, want ErrExpired", err)
+	}
+}
+
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	open(t, path)
+	start := time.Now()
+	_, err := boltdb.Open(path, boltdb.WithLockTimeout(100*time.Millisecond))
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Open = %v, want a clear lock error", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("second Open took %v", d)
+	}
+}
+
+func TestOpenOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		path string
+		opts []boltdb.Option
+	}{
+		{"empty path", "", nil},
+		{"nil clock", filepath.Join(dir, "a.db"), []boltdb.Option{boltdb.WithClock(nil)}},
+		{"zero lock timeout", filepath.Join(dir, "b.db"), []boltdb.Option{boltdb.WithLockTimeout(0)}},
+		{"directory", dir, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if c, err := boltdb.Open(tt.path, tt.opts...); err == nil {
+				c.Close()
+				t.Fatal("Open succeeded")
+			}
+		})
+	}
+}
+
+func TestCreateSessionRejects(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	exp := time.Now().Add(time.Hour)
+	if err := c.CreateSession(ctx, session("s", exp)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		s    storage.Session
+	}{
+		{"same id", storage.Session{ID: "s", UploadToken: "other", ExpiresAt: exp}},
+		{"same token", storage.Session{ID: "other", UploadToken: "tok-s", ExpiresAt: exp}},
+		{"no id", storage.Session{UploadToken: "t2", ExpiresAt: exp}},
+		{"no token", storage.Session{ID: "s2", ExpiresAt: exp}},
+		{"no expiry", storage.Session{ID: "s3", UploadToken: "t3"}},
+	} {
+		if err := c.CreateSession(ctx, tt.s); err == nil {
+			t.Errorf("%s: CreateSession succeeded", tt.name)
+		} else if strings.Contains(err.Error(), "tok-s") {
+			t.Errorf("%s: error %q reveals the token", tt.name, err)
+		}
+	}
+	// The failed attempts changed nothing.
+	if got, err := c.SessionByToken(ctx, "tok-s"); err != nil || got.ID != "s" {
+		t.Fatalf("SessionByToken = %+v, %v", got, err)
+	}
+	if _, _, err := c.AddImage(ctx, "s", api.Image{}, storage.Quota{}); err == nil {
+		t.Error("AddImage without an id succeeded")
+	}
+	if _, _, err := c.AddImage(ctx, "s", image("a"), storage.Quota{}); err != nil {
+		t.Fatal(err)
+	}
+	dupID := image("a")
+	dupID.SHA256 = "different"
+	if _, _, err := c.AddImage(ctx, "s", dupID, storage.Quota{}); err == nil || errors.Is(err, storage.ErrDuplicate) {
+		t.Errorf("AddImage with a used id = %v, want a plain error", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	c, err := boltdb.Open(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := session("s", time.Now().Add(time.Hour))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait(ctx, s.ID, "") }()
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done: // woken (nil) or refused (closed): either way not hanging
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not wake a waiter")
+	}
+	if err := c.Wait(ctx, s.ID, ""); err == nil {
+		t.Error("Wait after Close succeeded")
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Error("Ping after Close succeeded")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// BenchmarkAddImage measures one AddImage, a bbolt transaction with fsync,
+// in sessions that fill up to the default quota of 500 images.
+func BenchmarkAddImage(b *testing.B) {
+	ctx := context.Background()
+	c := open(b, filepath.Join(b.TempDir(), "catalog.db"))
+	var sessionID string
+	i := 0
+	for b.Loop() {
+		if i%500 == 0 {
+			sessionID = fmt.Sprint("s", i)
+			if err := c.CreateSession(ctx, session(sessionID, time.Now().Add(24*time.Hour))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i++
+		if _, _, err := c.AddImage(ctx, sessionID, image(fmt.Sprint(i)), storage.Quota{MaxImages: 500}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAddImageParallel is AddImage from many uploads into one session
+// at once; bbolt serialises them, each with its own fsync.
+func BenchmarkAddImageParallel(b *testing.B) {
+	ctx := context.Background()
+	c := open(b, filepath.Join(b.TempDir(), "catalog.db"))
+	s := session("s", time.Now().Add(24*time.Hour))
+	if err := c.CreateSession(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := c.AddImage(ctx, s.ID, image(fmt.Sprint(n.Add(1))), storage.Quota{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,38 @@
+// Package boltdb is the embedded default storage.Catalog: sessions, images
+// and each session's event log in one bbolt file, with live fan-out to
+// waiters inside this process.
+//
+// # Layout
+//
+//	sessions/                 bucket
+//	  <sessionID>/            bucket per session
+//	    meta                  JSON of the session record
+//	    images/  seq → JSON api.Image       (8-byte big-endian insertion sequence)
+//	    imgidx/  imageID → seq
+//	    sha/     sha256 → imageID
+//	    events/  seq → type NUL data        (8-byte big-endian event sequence)
+//	tokens/     uploadToken → sessionID
+//
+// Every change to a session is one bbolt read-write transaction, committed
+// with fsync (bbolt's default, kept on purpose: an "image" event promises
+// the image is stored). bbolt runs one writer at a time, which is what
+// makes duplicate and quota checks race-free without further locking.
+//
+// # Event ids
+//
+// An event id is the decimal form of the event's sequence in its session's
+// events bucket (bbolt's NextSequence, persisted with the bucket), so ids
+// start at "1", grow by one per event, survive a restart and are never
+// reused within a session. Events are never trimmed, so any id the session
+// issued can be replayed from; anything else is storage.ErrEventGone.
+//
+// # Waiting
+//
+// Each session that has waiters has one channel; an append closes it and
+// forgets it, and the next waiter makes a new one. Closing a channel wakes
+// every waiter at once and never blocks the writer, however slow a
+// subscriber is. A waiter takes the channel before it reads the log, so an
+// event committed after its read always closes the channel it holds: no
+// wakeup is lost. Entries exist only while someone waits, so the map does
+// not grow with sessions nobody watches.
+package boltdb

@@ -1,0 +1,112 @@
+package boltdb
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"qrsync/api"
+	"qrsync/storage"
+)
+
+// TestWaitersMapShrinks: entries exist only while someone waits, whether
+// the waiters left by cancel or were woken by an append.
+func TestWaitersMapShrinks(t *testing.T) {
+	c, err := Open(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bg := context.Background()
+	count := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.waiters)
+	}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		id := string(rune('A' + i))
+		if err := c.CreateSession(bg, storage.Session{ID: id, UploadToken: "t" + id, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+				defer cancel()
+				_ = c.Wait(ctx, id, "")
+			})
+		}
+	}
+	wg.Wait()
+	if n := count(); n != 0 {
+		t.Fatalf("%d waiter entries left after cancelled waits", n)
+	}
+
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	woken := make(chan error)
+	for range 3 {
+		go func() { woken <- c.Wait(ctx, "A", "") }()
+	}
+	refs := func(id string) int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if e := c.waiters[id]; e != nil {
+			return e.refs
+		}
+		return 0
+	}
+	for refs("A") < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, _, err := c.AddImage(bg, "A", api.Image{ID: "x", SHA256: "x"}, storage.Quota{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-woken; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d waiter entries left after the waiters were woken", n)
+	}
+	// A waiter for an unknown session leaves nothing either.
+	if err := c.Wait(ctx, "nope", ""); err == nil {
+		t.Fatal("Wait on an unknown session succeeded")
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d waiter entries left after an unknown session", n)
+	}
+}
+
+// BenchmarkAddImageNoSync is BenchmarkAddImage without fsync: the CPU cost
+// of the transaction alone, to tell it apart from the disk's fsync latency.
+// The catalog itself always syncs.
+func BenchmarkAddImageNoSync(b *testing.B) {
+	ctx := context.Background()
+	c, err := Open(filepath.Join(b.TempDir(), "catalog.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.db.NoSync = true
+	var sessionID string
+	i := 0
+	for b.Loop() {
+		if i%500 == 0 {
+			sessionID = fmt.Sprint("s", i)
+			if err := c.CreateSession(ctx, storage.Session{ID: sessionID, UploadToken: "t" + sessionID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i++
+		id := fmt.Sprint(i)
+		img := api.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id, CreatedAt: time.Now()}
+		if _, _, err := c.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: 500}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

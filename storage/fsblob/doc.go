@@ -1,0 +1,24 @@
+// Package fsblob is the embedded default storage.BlobStore: every blob is a
+// plain file under one directory, so originals and thumbnails can be read,
+// backed up and served with ordinary tools.
+//
+// A blob is written to a temporary file in the directory of its final path
+// and only renamed into place by Commit, after the file has been fsynced;
+// the directory is fsynced after the rename. Rename within one directory is
+// atomic, so a reader sees either no blob or the whole blob, never a prefix,
+// and a blob that Commit reported stored survives a power cut.
+//
+// Temporary files are named ".tmp-<random>", with a leading dot. Keys may not
+// have a segment that starts with a dot, so a temporary file can never be
+// mistaken for a blob: List skips them and New removes the ones a crash
+// left behind.
+//
+// New locks the directory (a lock file, ".lock") for as long as the store
+// is open. Removing leftovers is only safe if no other store is writing to
+// the directory; without the lock, a second qrsync started by mistake on
+// the same --data would delete the first one's uploads in progress.
+//
+// Every file operation goes through an os.Root opened on the directory, so
+// even a key that slipped past validation, or a symlink planted inside the
+// directory, cannot reach a file outside it.
+package fsblob

@@ -1,0 +1,145 @@
+// Package storage defines what the server needs from its backends: a blob
+// store for originals and thumbnails, and a catalog that keeps sessions,
+// their images and a per-session event log. Backends live in sub-packages,
+// one each, and all of them pass the conformance suite in storagetest.
+//
+// The event log is the single source of truth for the stream: a subscriber
+// reads the log after the last id it sent and then waits for it to grow. No
+// event is ever queued in memory for a particular subscriber, so a slow
+// viewer costs nothing but its own socket, and replay after a reconnect is
+// the same code path as live delivery.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"qrsync/api"
+)
+
+// Errors every backend returns (wrapped or bare) so that callers can decide
+// with errors.Is, without knowing the backend.
+var (
+	// ErrNotFound: no such session, token, image or blob.
+	ErrNotFound = errors.New("not found")
+	// ErrExpired: the session existed but has ended.
+	ErrExpired = errors.New("session expired")
+	// ErrQuota: the session is full (image count or bytes).
+	ErrQuota = errors.New("session quota exceeded")
+	// ErrDuplicate: the session already holds an image with these bytes.
+	ErrDuplicate = errors.New("duplicate image")
+	// ErrEventGone: an event id is unknown or too old to replay from; the
+	// subscriber must start again from a snapshot.
+	ErrEventGone = errors.New("event id unknown or too old")
+)
+
+// Blob is a stored object opened for reading.
+type Blob interface {
+	io.ReadSeekCloser
+	// Size is the length of the blob in bytes.
+	Size() int64
+}
+
+// BlobWriter receives a blob's bytes as they arrive. Nothing is visible
+// under the key until Commit returns nil; Abort (safe after Commit, and
+// more than once) discards what was written.
+type BlobWriter interface {
+	io.Writer
+	Commit() error
+	Abort() error
+}
+
+// BlobStore keeps originals and thumbnails under server-made keys.
+type BlobStore interface {
+	// Create starts a blob at key. Writing streams, so memory does not grow
+	// with the blob's size.
+	Create(ctx context.Context, key string) (BlobWriter, error)
+	// Open returns the blob at key, or ErrNotFound.
+	Open(ctx context.Context, key string) (Blob, error)
+	// Delete removes the blobs at keys; missing keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// BlobLister is an optional power of a BlobStore: listing keys under a
+// prefix, so the server can remove blobs left behind by a crash between
+// storing a blob and recording it in the catalog.
+type BlobLister interface {
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Session is the catalog's record of a session. UploadToken is the second
+// secret, the one in the QR code, which can only add images.
+type Session struct {
+	ID          string
+	UploadToken string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	// Images and Bytes count what the session holds, for quotas.
+	Images int
+	Bytes  int64
+}
+
+// Quota bounds a session. Zero means no limit.
+type Quota struct {
+	MaxImages int
+	MaxBytes  int64
+}
+
+// Event is one entry of a session's event log. ID is opaque ASCII
+// (letters, digits, '-', '_', '.'), increasing within the session and
+// meaningful to every instance that shares the backend. Data is the JSON
+// sent as the event's data.
+type Event struct {
+	ID   string
+	Type string
+	Data []byte
+}
+
+// Catalog records sessions and their images, and keeps each session's
+// event log. Adding or removing an image and appending its event happen in
+// one atomic step, so the log and the gallery never disagree.
+type Catalog interface {
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with id: ErrNotFound if unknown,
+	// ErrExpired (with the record) if its ExpiresAt has passed.
+	Session(ctx context.Context, id string) (Session, error)
+	// SessionByToken looks a session up by its upload token, with the
+	// same errors as Session.
+	SessionByToken(ctx context.Context, token string) (Session, error)
+	// DeleteSession removes the session, its images and its event log,
+	// and wakes its waiters so their streams can end. Unknown is ErrNotFound.
+	DeleteSession(ctx context.Context, id string) error
+	// ExpiredSessions lists ids of sessions whose ExpiresAt is before now,
+	// so the server can remove them and their blobs.
+	ExpiredSessions(ctx context.Context, now time.Time) ([]string, error)
+
+	// AddImage records img in the session and appends an "image" event
+	// whose data is the image's JSON, atomically. It fails with ErrQuota if
+	// q would be exceeded, and with ErrDuplicate, returning the image
+	// already stored, if the session has an image with img.SHA256.
+	AddImage(ctx context.Context, sessionID string, img api.Image, q Quota) (api.Image, Event, error)
+	// RemoveImage deletes an image and appends a "removed" event.
+	RemoveImage(ctx context.Context, sessionID, imageID string) (Event, error)
+	// Image returns one image of a session.
+	Image(ctx context.Context, sessionID, imageID string) (api.Image, error)
+	// Images returns the session's images, oldest first, and the id of the
+	// last event they reflect ("" if the log is empty), read atomically.
+	Images(ctx context.Context, sessionID string) ([]api.Image, string, error)
+
+	// EventsAfter returns up to limit events after afterID, oldest first.
+	// afterID "" means from the start of the log. An id the log does not
+	// hold (unknown, or trimmed) is ErrEventGone.
+	EventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]Event, error)
+	// Wait blocks until the session's log has an event after afterID, the
+	// session is deleted, or ctx ends. It returns nil when the caller
+	// should look again (it may wake spuriously), ctx.Err() otherwise.
+	Wait(ctx context.Context, sessionID, afterID string) error
+
+	// Ping reports whether the backend answers, for /healthz.
+	Ping(ctx context.Context) error
+	// Close releases the backend.
+	Close() error
+}

@@ -1,0 +1,400 @@
+package storagetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+
+	"qrsync/storage"
+)
+
+// TestBlobStore runs the conformance suite for a storage.BlobStore. open
+// returns a handle on the store under test; it is called once per subtest.
+// The listing subtests run only if the store is also a storage.BlobLister.
+func TestBlobStore(t *testing.T, open func(t *testing.T) storage.BlobStore) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s storage.BlobStore)
+	}{
+		{"ChunkedRoundTrip", testBlobChunkedRoundTrip},
+		{"EmptyBlob", testBlobEmpty},
+		{"InvisibleBeforeCommit", testBlobInvisibleBeforeCommit},
+		{"Abort", testBlobAbort},
+		{"AbortAfterCommit", testBlobAbortAfterCommit},
+		{"Delete", testBlobDelete},
+		{"OpenMissing", testBlobOpenMissing},
+		{"Large", testBlobLarge},
+		{"ConcurrentWriters", testBlobConcurrentWriters},
+		{"List", testBlobList},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, open(t))
+		})
+	}
+}
+
+// sessionKey is a key shaped like the server's: unique per call.
+func sessionKey(session, name string) string { return "sessions/" + session + "/" + name }
+
+// putBlob stores data at key in one write and commits it.
+func putBlob(t *testing.T, s storage.BlobStore, key string, data []byte) {
+	t.Helper()
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatalf("Create(%q): %v", key, err)
+	}
+	if _, err := w.Write(data); err != nil {
+		_ = w.Abort()
+		t.Fatalf("Write(%q): %v", key, err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit(%q): %v", key, err)
+	}
+}
+
+// readBlob opens key and checks that its size and bytes are want.
+func readBlob(t *testing.T, s storage.BlobStore, key string, want []byte) {
+	t.Helper()
+	b, err := s.Open(testContext(t), key)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", key, err)
+	}
+	defer b.Close()
+	if got := b.Size(); got != int64(len(want)) {
+		t.Errorf("Open(%q).Size() = %d, want %d", key, got, len(want))
+	}
+	got, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatalf("reading %q: %v", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%q holds %d bytes that differ from the %d written", key, len(got), len(want))
+	}
+}
+
+// wantNotFound checks that key cannot be opened, with storage.ErrNotFound.
+func wantNotFound(t *testing.T, s storage.BlobStore, key string) {
+	t.Helper()
+	b, err := s.Open(testContext(t), key)
+	if err == nil {
+		b.Close()
+		t.Fatalf("Open(%q) succeeded, want ErrNotFound", key)
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Open(%q) = %v, want ErrNotFound", key, err)
+	}
+}
+
+// listed returns the keys under prefix, or ok=false if s cannot list.
+func listed(t *testing.T, s storage.BlobStore, prefix string) (keys []string, ok bool) {
+	t.Helper()
+	l, ok := s.(storage.BlobLister)
+	if !ok {
+		return nil, false
+	}
+	keys, err := l.List(testContext(t), prefix)
+	if err != nil {
+		t.Fatalf("List(%q): %v", prefix, err)
+	}
+	return keys, true
+}
+
+func randomBytes(r *rand.ChaCha8, n int) []byte {
+	b := make([]byte, n)
+	_, _ = r.Read(b)
+	return b
+}
+
+func testBlobChunkedRoundTrip(t *testing.T, s storage.BlobStore) {
+	key := sessionKey(randomID(), randomID())
+	r := rand.New(rand.NewPCG(1, 2))
+	data := randomBytes(rand.NewChaCha8([32]byte{1}), 300_000)
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Chunks from 1 byte to a few KiB, the way a multipart reader hands
+	// bytes over, including empty writes.
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), r.IntN(4096))
+		if m, err := w.Write(rest[:n]); err != nil || m != n {
+			t.Fatalf("Write(%d bytes) = %d, %v", n, m, err)
+		}
+		rest = rest[n:]
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	readBlob(t, s, key, data)
+
+	// A blob is seekable: the server serves ranges from it.
+	b, err := s.Open(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, off := range []int64{0, 1, 123_456, int64(len(data)) - 1} {
+		if pos, err := b.Seek(off, io.SeekStart); err != nil || pos != off {
+			t.Fatalf("Seek(%d, SeekStart) = %d, %v", off, pos, err)
+		}
+		got := make([]byte, 1)
+		if _, err := io.ReadFull(b, got); err != nil || got[0] != data[off] {
+			t.Fatalf("byte at %d: got %v (err %v), want %v", off, got, err, data[off])
+		}
+	}
+	if pos, err := b.Seek(-10, io.SeekEnd); err != nil || pos != int64(len(data))-10 {
+		t.Fatalf("Seek(-10, SeekEnd) = %d, %v", pos, err)
+	}
+	tail, err := io.ReadAll(b)
+	if err != nil || !bytes.Equal(tail, data[len(data)-10:]) {
+		t.Fatalf("last 10 bytes: %v, %v", tail, err)
+	}
+}
+
+func testBlobEmpty(t *testing.T, s storage.BlobStore) {
+	key := sessionKey(randomID(), randomID())
+	putBlob(t, s, key, nil)
+	readBlob(t, s, key, nil)
+}
+
+func testBlobInvisibleBeforeCommit(t *testing.T, s storage.BlobStore) {
+	session := randomID()
+	key := sessionKey(session, randomID())
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write([]byte("not yet")); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, s, key)
+	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+		t.Errorf("List before Commit = %q, want nothing", keys)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	readBlob(t, s, key, []byte("not yet"))
+	if keys, ok := listed(t, s, sessionKey(session, "")); ok && !slices.Equal(keys, []string{key}) {
+		t.Errorf("List after Commit = %q, want [%q]", keys, key)
+	}
+}
+
+func testBlobAbort(t *testing.T, s storage.BlobStore) {
+	session := randomID()
+	key := sessionKey(session, randomID())
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte("x"), 100_000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("second Abort: %v", err)
+	}
+	wantNotFound(t, s, key)
+	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+		t.Errorf("List after Abort = %q, want nothing", keys)
+	}
+}
+
+func testBlobAbortAfterCommit(t *testing.T, s storage.BlobStore) {
+	key := sessionKey(randomID(), randomID())
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// The server defers Abort for every exit path; after Commit it must
+	// neither fail nor remove the blob.
+	if err := w.Abort(); err != nil {
+		t.Fatalf("Abort after Commit: %v", err)
+	}
+	readBlob(t, s, key, []byte("kept"))
+}
+
+func testBlobDelete(t *testing.T, s storage.BlobStore) {
+	session := randomID()
+	orig, thumb, other := sessionKey(session, "img"), sessionKey(session, "img.thumb.jpg"), sessionKey(session, "other")
+	putBlob(t, s, orig, []byte("original"))
+	putBlob(t, s, thumb, []byte("thumbnail"))
+	putBlob(t, s, other, []byte("other"))
+	ctx := testContext(t)
+	// Several keys at once, one of them missing.
+	if err := s.Delete(ctx, orig, sessionKey(session, "never-stored"), thumb); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantNotFound(t, s, orig)
+	wantNotFound(t, s, thumb)
+	readBlob(t, s, other, []byte("other"))
+	// Deleting again, and deleting nothing, are fine.
+	if err := s.Delete(ctx, orig); err != nil {
+		t.Fatalf("Delete of a deleted key: %v", err)
+	}
+	if err := s.Delete(ctx); err != nil {
+		t.Fatalf("Delete of no keys: %v", err)
+	}
+	if err := s.Delete(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, s, other)
+	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+		t.Errorf("List after deleting everything = %q, want nothing", keys)
+	}
+	// The key can be used again.
+	putBlob(t, s, orig, []byte("again"))
+	readBlob(t, s, orig, []byte("again"))
+}
+
+func testBlobOpenMissing(t *testing.T, s storage.BlobStore) {
+	session := randomID()
+	wantNotFound(t, s, sessionKey(session, "missing"))
+	// A prefix of a stored key is not a blob either.
+	putBlob(t, s, sessionKey(session, "img"), []byte("x"))
+	wantNotFound(t, s, "sessions/"+session)
+	wantNotFound(t, s, sessionKey(session, "im"))
+}
+
+// testBlobLarge streams 20 MiB from a generator, so neither side needs the
+// whole blob in memory, and compares digests.
+func testBlobLarge(t *testing.T, s storage.BlobStore) {
+	const size = 20 << 20
+	key := sessionKey(randomID(), randomID())
+	w, err := s.Create(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSum := sha256.New()
+	src := io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{2}), size), wantSum)
+	if n, err := io.CopyBuffer(w, src, make([]byte, 32<<10)); err != nil || n != size {
+		_ = w.Abort()
+		t.Fatalf("streaming %d bytes: wrote %d, %v", size, n, err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Open(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Size() != size {
+		t.Errorf("Size() = %d, want %d", b.Size(), size)
+	}
+	gotSum := sha256.New()
+	if n, err := io.Copy(gotSum, b); err != nil || n != size {
+		t.Fatalf("reading back: %d bytes, %v", n, err)
+	}
+	if !bytes.Equal(gotSum.Sum(nil), wantSum.Sum(nil)) {
+		t.Error("the blob read back differs from what was written")
+	}
+}
+
+// testBlobConcurrentWriters stores blobs of one session from several
+// goroutines at once, as parallel uploads do.
+func testBlobConcurrentWriters(t *testing.T, s storage.BlobStore) {
+	const writers = 8
+	session := randomID()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			w, err := s.Create(testContext(t), sessionKey(session, "img"+string(rune('a'+i))))
+			if err == nil {
+				_, err = w.Write(bytes.Repeat([]byte{byte(i)}, 10_000+i))
+			}
+			if err == nil {
+				err = w.Commit()
+			} else if w != nil {
+				_ = w.Abort()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent write: %v", err)
+		}
+	}
+	for i := range writers {
+		readBlob(t, s, sessionKey(session, "img"+string(rune('a'+i))), bytes.Repeat([]byte{byte(i)}, 10_000+i))
+	}
+}
+
+func testBlobList(t *testing.T, s storage.BlobStore) {
+	if _, ok := s.(storage.BlobLister); !ok {
+		t.Skip("the store is not a storage.BlobLister")
+	}
+	session := randomID()
+	a, aThumb, b := sessionKey(session, "a"), sessionKey(session, "a.thumb.jpg"), sessionKey(session, "b")
+	// Same leading characters, another session: a string prefix with a
+	// trailing '/' must not reach it.
+	sibling := sessionKey(session+"x", "c")
+	for _, key := range []string{b, aThumb, sibling, a} {
+		putBlob(t, s, key, []byte(key))
+	}
+	pending, err := s.Create(testContext(t), sessionKey(session, "pending"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pending.Abort()
+	if _, err := pending.Write([]byte("uncommitted")); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		prefix string
+		want   []string
+	}{
+		{sessionKey(session, ""), []string{a, aThumb, b}},
+		{sessionKey(session, "a"), []string{a, aThumb}},
+		{sessionKey(session, "a."), []string{aThumb}},
+		{sessionKey(session, "b"), []string{b}},
+		{sessionKey(session, "z"), []string{}},
+		{"sessions/" + session, []string{a, aThumb, b, sibling}},
+		{sessionKey(randomID(), ""), []string{}},
+	}
+	for _, tt := range tests {
+		keys, _ := listed(t, s, tt.prefix)
+		if !slices.Equal(keys, tt.want) {
+			t.Errorf("List(%q) = %q, want %q", tt.prefix, keys, tt.want)
+		}
+	}
+
+	// Everything listed under "sessions/" is sorted, whatever else is there.
+	all, _ := listed(t, s, "sessions/")
+	if !slices.IsSorted(all) {
+		t.Errorf("List(%q) is not sorted", "sessions/")
+	}
+	for _, key := range []string{a, aThumb, b, sibling} {
+		if !slices.Contains(all, key) {
+			t.Errorf("List(%q) lacks %q", "sessions/", key)
+		}
+	}
+
+	if err := s.Delete(testContext(t), aThumb); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := listed(t, s, sessionKey(session, "")); !slices.Equal(keys, []string{a, b}) {
+		t.Errorf("List after Delete = %q, want %q", keys, []string{a, b})
+	}
+}

@@ -1,0 +1,989 @@
+package storagetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"qrsync/api"
+	"qrsync/storage"
+)
+
+// TestCatalog runs the conformance suite for a storage.Catalog. open
+// returns a handle on the catalog under test; it is called once per
+// subtest, and the suite does not close the handle (the caller's cleanup
+// does).
+func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, c storage.Catalog)
+	}{
+		{"CreateAndGet", testCatalogCreateAndGet},
+		{"Token", testCatalogToken},
+		{"Unknown", testCatalogUnknown},
+		{"Expired", testCatalogExpired},
+		{"Delete", testCatalogDelete},
+		{"DeleteWakesWaiter", testCatalogDeleteWakesWaiter},
+		{"AddImages", testCatalogAddImages},
+		{"EventIDs", testCatalogEventIDs},
+		{"EventsAfter", testCatalogEventsAfter},
+		{"EmptyLog", testCatalogEmptyLog},
+		{"Duplicate", testCatalogDuplicate},
+		{"QuotaCount", testCatalogQuotaCount},
+		{"QuotaBytes", testCatalogQuotaBytes},
+		{"ConcurrentDuplicate", testCatalogConcurrentDuplicate},
+		{"ConcurrentQuota", testCatalogConcurrentQuota},
+		{"RemoveImage", testCatalogRemoveImage},
+		{"WaitWakesOnAppend", testCatalogWaitWakesOnAppend},
+		{"WaitReturnsAtOnce", testCatalogWaitReturnsAtOnce},
+		{"WaitHonoursContext", testCatalogWaitHonoursContext},
+		{"SnapshotPlusEvents", testCatalogSnapshotPlusEvents},
+		{"Ping", testCatalogPing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, open(t))
+		})
+	}
+}
+
+// eventIDPattern is the alphabet DESIGN §4 allows in an SSE id.
+var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// now is the suite's notion of the current time, whole seconds in UTC so
+// that any backend's time encoding round-trips it exactly.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// newSession creates a session that expires expiresIn from now (negative:
+// already expired).
+func newSession(t *testing.T, c storage.Catalog, expiresIn time.Duration) storage.Session {
+	t.Helper()
+	created := now().Add(-time.Minute)
+	if expiresIn < 0 {
+		created = created.Add(expiresIn)
+	}
+	s := storage.Session{
+		ID:          randomID(),
+		UploadToken: randomID(),
+		CreatedAt:   created,
+		ExpiresAt:   now().Add(expiresIn),
+	}
+	if err := c.CreateSession(testContext(t), s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return s
+}
+
+func liveSession(t *testing.T, c storage.Catalog) storage.Session {
+	t.Helper()
+	return newSession(t, c, time.Hour)
+}
+
+// newImage returns an image with random id and hash. CreatedAt has
+// millisecond precision in UTC, which JSON round-trips exactly.
+func newImage(sessionID string, size int64) api.Image {
+	id := randomID()
+	return api.Image{
+		ID:          id,
+		Name:        "IMG_" + id[:6] + ".jpg",
+		ContentType: "image/jpeg",
+		Size:        size,
+		Width:       4032,
+		Height:      3024,
+		SHA256:      randomID() + randomID(),
+		CreatedAt:   time.Now().UTC().Truncate(time.Millisecond),
+		URL:         "/api/sessions/" + sessionID + "/images/" + id,
+		ThumbURL:    "/api/sessions/" + sessionID + "/images/" + id + "/thumb",
+	}
+}
+
+// sameImage reports whether a and b describe the same image; times are
+// compared as instants.
+func sameImage(a, b api.Image) bool {
+	ta, tb := a.CreatedAt, b.CreatedAt
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb)
+}
+
+func imageIDs(imgs []api.Image) []string {
+	ids := make([]string, len(imgs))
+	for i, img := range imgs {
+		ids[i] = img.ID
+	}
+	return ids
+}
+
+func eventIDs(evs []storage.Event) []string {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	return ids
+}
+
+// addImage adds img with no quota and checks the answer.
+func addImage(t *testing.T, c storage.Catalog, sessionID string, img api.Image) storage.Event {
+	t.Helper()
+	got, ev, err := c.AddImage(testContext(t), sessionID, img, storage.Quota{})
+	if err != nil {
+		t.Fatalf("AddImage: %v", err)
+	}
+	if !sameImage(got, img) {
+		t.Errorf("AddImage returned %+v, want %+v", got, img)
+	}
+	checkImageEvent(t, ev, img)
+	return ev
+}
+
+func checkImageEvent(t *testing.T, ev storage.Event, img api.Image) {
+	t.Helper()
+	if !eventIDPattern.MatchString(ev.ID) {
+		t.Errorf("event id %q is not short opaque ASCII", ev.ID)
+	}
+	if ev.Type != api.EventImage {
+		t.Errorf("event type %q, want %q", ev.Type, api.EventImage)
+	}
+	var data api.Image
+	if err := json.Unmarshal(ev.Data, &data); err != nil {
+		t.Errorf("event data %q: %v", ev.Data, err)
+	} else if !sameImage(data, img) {
+		t.Errorf("event data %s, want the image %+v", ev.Data, img)
+	}
+}
+
+// allEvents reads the whole log, in pages, to exercise limit as well.
+func allEvents(t *testing.T, c storage.Catalog, sessionID string) []storage.Event {
+	t.Helper()
+	var all []storage.Event
+	after := ""
+	for {
+		page, err := c.EventsAfter(testContext(t), sessionID, after, 3)
+		if err != nil {
+			t.Fatalf("EventsAfter(%q): %v", after, err)
+		}
+		if len(page) > 3 {
+			t.Fatalf("EventsAfter(limit 3) returned %d events", len(page))
+		}
+		all = append(all, page...)
+		if len(page) < 3 {
+			return all
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error %v, want %v", what, err, target)
+	}
+}
+
+func testCatalogCreateAndGet(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	got, err := c.Session(testContext(t), s.ID)
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	checkSession(t, got, s, 0, 0)
+}
+
+func checkSession(t *testing.T, got, want storage.Session, images int, bytes int64) {
+	t.Helper()
+	if got.ID != want.ID || got.UploadToken != want.UploadToken ||
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("session = %+v, want %+v", got, want)
+	}
+	if got.Images != images || got.Bytes != bytes {
+		t.Errorf("session counts %d images / %d bytes, want %d / %d", got.Images, got.Bytes, images, bytes)
+	}
+}
+
+func testCatalogToken(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	other := liveSession(t, c)
+	for _, want := range []storage.Session{s, other} {
+		got, err := c.SessionByToken(testContext(t), want.UploadToken)
+		if err != nil {
+			t.Fatalf("SessionByToken: %v", err)
+		}
+		checkSession(t, got, want, 0, 0)
+	}
+	// The token is not a session id, nor the id a token.
+	_, err := c.SessionByToken(testContext(t), s.ID)
+	wantErr(t, "SessionByToken(session id)", err, storage.ErrNotFound)
+	_, err = c.Session(testContext(t), s.UploadToken)
+	wantErr(t, "Session(upload token)", err, storage.ErrNotFound)
+}
+
+func testCatalogUnknown(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	id := randomID()
+	_, err := c.Session(ctx, id)
+	wantErr(t, "Session", err, storage.ErrNotFound)
+	_, err = c.SessionByToken(ctx, id)
+	wantErr(t, "SessionByToken", err, storage.ErrNotFound)
+	err = c.DeleteSession(ctx, id)
+	wantErr(t, "DeleteSession", err, storage.ErrNotFound)
+	_, _, err = c.AddImage(ctx, id, newImage(id, 1), storage.Quota{})
+	wantErr(t, "AddImage", err, storage.ErrNotFound)
+	_, err = c.RemoveImage(ctx, id, randomID())
+	wantErr(t, "RemoveImage", err, storage.ErrNotFound)
+	_, err = c.Image(ctx, id, randomID())
+	wantErr(t, "Image", err, storage.ErrNotFound)
+	_, _, err = c.Images(ctx, id)
+	wantErr(t, "Images", err, storage.ErrNotFound)
+	_, err = c.EventsAfter(ctx, id, "", 10)
+	wantErr(t, "EventsAfter", err, storage.ErrNotFound)
+	// Waiting on nothing must not block until ctx ends.
+	err = c.Wait(ctx, id, "")
+	wantErr(t, "Wait", err, storage.ErrNotFound)
+
+	// An unknown image of a known session.
+	s := liveSession(t, c)
+	_, err = c.Image(ctx, s.ID, randomID())
+	wantErr(t, "Image(unknown image)", err, storage.ErrNotFound)
+	_, err = c.RemoveImage(ctx, s.ID, randomID())
+	wantErr(t, "RemoveImage(unknown image)", err, storage.ErrNotFound)
+}
+
+func testCatalogExpired(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	live := liveSession(t, c)
+	s := newSession(t, c, -time.Minute)
+
+	got, err := c.Session(ctx, s.ID)
+	wantErr(t, "Session", err, storage.ErrExpired)
+	checkSession(t, got, s, 0, 0) // the record comes with the error
+	got, err = c.SessionByToken(ctx, s.UploadToken)
+	wantErr(t, "SessionByToken", err, storage.ErrExpired)
+	checkSession(t, got, s, 0, 0)
+
+	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), storage.Quota{})
+	wantErr(t, "AddImage", err, storage.ErrExpired)
+	_, err = c.RemoveImage(ctx, s.ID, randomID())
+	wantErr(t, "RemoveImage", err, storage.ErrExpired)
+	_, err = c.Image(ctx, s.ID, randomID())
+	wantErr(t, "Image", err, storage.ErrExpired)
+	_, _, err = c.Images(ctx, s.ID)
+	wantErr(t, "Images", err, storage.ErrExpired)
+	_, err = c.EventsAfter(ctx, s.ID, "", 10)
+	wantErr(t, "EventsAfter", err, storage.ErrExpired)
+
+	ids, err := c.ExpiredSessions(ctx, time.Now())
+	if err != nil {
+		t.Fatalf("ExpiredSessions: %v", err)
+	}
+	if !slices.Contains(ids, s.ID) {
+		t.Errorf("ExpiredSessions lacks the expired session")
+	}
+	if slices.Contains(ids, live.ID) {
+		t.Errorf("ExpiredSessions lists a live session")
+	}
+	// A later now sees the live session as expired too.
+	ids, err = c.ExpiredSessions(ctx, live.ExpiresAt.Add(time.Second))
+	if err != nil {
+		t.Fatalf("ExpiredSessions: %v", err)
+	}
+	if !slices.Contains(ids, s.ID) || !slices.Contains(ids, live.ID) {
+		t.Errorf("ExpiredSessions(after both expiries) lacks one of them")
+	}
+
+	// The sweeper removes expired sessions.
+	if err := c.DeleteSession(ctx, s.ID); err != nil {
+		t.Fatalf("DeleteSession(expired): %v", err)
+	}
+	_, err = c.Session(ctx, s.ID)
+	wantErr(t, "Session after delete", err, storage.ErrNotFound)
+	ids, err = c.ExpiredSessions(ctx, time.Now())
+	if err != nil {
+		t.Fatalf("ExpiredSessions: %v", err)
+	}
+	if slices.Contains(ids, s.ID) {
+		t.Errorf("ExpiredSessions lists a deleted session")
+	}
+}
+
+func testCatalogDelete(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	keep := liveSession(t, c)
+	img := newImage(s.ID, 100)
+	addImage(t, c, s.ID, img)
+	addImage(t, c, s.ID, newImage(s.ID, 200))
+	kept := addImage(t, c, keep.ID, newImage(keep.ID, 300))
+
+	if err := c.DeleteSession(ctx, s.ID); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	_, err := c.Session(ctx, s.ID)
+	wantErr(t, "Session", err, storage.ErrNotFound)
+	_, err = c.SessionByToken(ctx, s.UploadToken)
+	wantErr(t, "SessionByToken", err, storage.ErrNotFound)
+	_, _, err = c.Images(ctx, s.ID)
+	wantErr(t, "Images", err, storage.ErrNotFound)
+	_, err = c.Image(ctx, s.ID, img.ID)
+	wantErr(t, "Image", err, storage.ErrNotFound)
+	_, err = c.EventsAfter(ctx, s.ID, "", 10)
+	wantErr(t, "EventsAfter", err, storage.ErrNotFound)
+	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), storage.Quota{})
+	wantErr(t, "AddImage", err, storage.ErrNotFound)
+	err = c.DeleteSession(ctx, s.ID)
+	wantErr(t, "second DeleteSession", err, storage.ErrNotFound)
+
+	// Other sessions are untouched.
+	imgs, last, err := c.Images(ctx, keep.ID)
+	if err != nil || len(imgs) != 1 || last != kept.ID {
+		t.Errorf("the other session after delete: %d images, last %q, %v; want 1, %q", len(imgs), last, err, kept.ID)
+	}
+}
+
+func testCatalogDeleteWakesWaiter(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
+	done := make(chan error, 1)
+	go func() { done <- c.Wait(testContext(t), s.ID, ev.ID) }()
+	// Give the waiter a moment to block. The test does not depend on it:
+	// a Wait that starts after the delete must return ErrNotFound at once.
+	time.Sleep(50 * time.Millisecond)
+	if err := c.DeleteSession(testContext(t), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Wait after DeleteSession = %v, want nil or ErrNotFound", err)
+		}
+	case <-time.After(hangTimeout):
+		t.Fatal("Wait did not return after DeleteSession")
+	}
+}
+
+func testCatalogAddImages(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	var want []api.Image
+	var total int64
+	for i := range 5 {
+		img := newImage(s.ID, int64(1000*(i+1)))
+		addImage(t, c, s.ID, img)
+		want = append(want, img)
+		total += img.Size
+	}
+	imgs, _, err := c.Images(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(imageIDs(imgs), imageIDs(want)) {
+		t.Fatalf("Images = %q, want oldest first %q", imageIDs(imgs), imageIDs(want))
+	}
+	for i := range want {
+		if !sameImage(imgs[i], want[i]) {
+			t.Errorf("Images[%d] = %+v, want %+v", i, imgs[i], want[i])
+		}
+		got, err := c.Image(ctx, s.ID, want[i].ID)
+		if err != nil || !sameImage(got, want[i]) {
+			t.Errorf("Image(%d) = %+v, %v; want %+v", i, got, err, want[i])
+		}
+	}
+	got, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, got, s, len(want), total)
+	got, err = c.SessionByToken(ctx, s.UploadToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, got, s, len(want), total)
+}
+
+func testCatalogEventIDs(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	var returned []storage.Event
+	for range 7 {
+		returned = append(returned, addImage(t, c, s.ID, newImage(s.ID, 1)))
+	}
+	log := allEvents(t, c, s.ID)
+	if !slices.Equal(eventIDs(log), eventIDs(returned)) {
+		t.Fatalf("log ids %q, want the ids AddImage returned, in order: %q", eventIDs(log), eventIDs(returned))
+	}
+	seen := map[string]bool{}
+	for i, ev := range log {
+		if ev.ID == "" || seen[ev.ID] {
+			t.Fatalf("event %d has an empty or repeated id %q", i, ev.ID)
+		}
+		seen[ev.ID] = true
+		if ev.Type != returned[i].Type || string(ev.Data) != string(returned[i].Data) {
+			t.Errorf("log event %d = %s %s, want %s %s", i, ev.Type, ev.Data, returned[i].Type, returned[i].Data)
+		}
+		// Increasing: every id is followed by exactly the events logged
+		// after it, whatever the ids look like.
+		after, err := c.EventsAfter(testContext(t), s.ID, ev.ID, 100)
+		if err != nil {
+			t.Fatalf("EventsAfter(%q): %v", ev.ID, err)
+		}
+		if !slices.Equal(eventIDs(after), eventIDs(log[i+1:])) {
+			t.Errorf("EventsAfter(event %d) = %q, want %q", i, eventIDs(after), eventIDs(log[i+1:]))
+		}
+	}
+}
+
+func testCatalogEventsAfter(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	other := liveSession(t, c)
+	otherEv := addImage(t, c, other.ID, newImage(other.ID, 1))
+	var evs []storage.Event
+	for range 6 {
+		evs = append(evs, addImage(t, c, s.ID, newImage(s.ID, 1)))
+	}
+	tests := []struct {
+		name  string
+		after string
+		limit int
+		want  []storage.Event
+		err   error
+	}{
+		{"start", "", 100, evs, nil},
+		{"start limited", "", 2, evs[:2], nil},
+		{"middle", evs[2].ID, 100, evs[3:], nil},
+		{"middle limited", evs[2].ID, 1, evs[3:4], nil},
+		{"last", evs[5].ID, 100, nil, nil},
+		{"unknown", "unknown-id", 100, nil, storage.ErrEventGone},
+		{"unknown numeric", "99999999999", 100, nil, storage.ErrEventGone},
+		{"unknown dotted", "99999999999-0", 100, nil, storage.ErrEventGone},
+	}
+	if !slices.Contains(eventIDs(evs), otherEv.ID) {
+		// Ids are per session; another session's id is unknown here unless
+		// this session happens to use the same string.
+		tests = append(tests, struct {
+			name  string
+			after string
+			limit int
+			want  []storage.Event
+			err   error
+		}{"other session's id", otherEv.ID, 100, nil, storage.ErrEventGone})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.EventsAfter(testContext(t), s.ID, tt.after, tt.limit)
+			if tt.err != nil {
+				wantErr(t, fmt.Sprintf("EventsAfter(%q)", tt.after), err, tt.err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("EventsAfter(%q): %v", tt.after, err)
+			}
+			if !slices.Equal(eventIDs(got), eventIDs(tt.want)) {
+				t.Errorf("EventsAfter(%q, %d) = %q, want %q", tt.after, tt.limit, eventIDs(got), eventIDs(tt.want))
+			}
+		})
+	}
+}
+
+func testCatalogEmptyLog(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	evs, err := c.EventsAfter(testContext(t), s.ID, "", 10)
+	if err != nil || len(evs) != 0 {
+		t.Errorf("EventsAfter on a new session = %v, %v; want nothing", evs, err)
+	}
+	imgs, last, err := c.Images(testContext(t), s.ID)
+	if err != nil || len(imgs) != 0 || last != "" {
+		t.Errorf("Images on a new session = %v, %q, %v; want nothing, \"\"", imgs, last, err)
+	}
+	// The first event has an id a client can send back.
+	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
+	if ev.ID == "" {
+		t.Fatal("the first event has an empty id")
+	}
+	evs, err = c.EventsAfter(testContext(t), s.ID, ev.ID, 10)
+	if err != nil || len(evs) != 0 {
+		t.Errorf("EventsAfter(first id) = %v, %v; want nothing", evs, err)
+	}
+}
+
+func testCatalogDuplicate(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	first := newImage(s.ID, 500)
+	firstEv := addImage(t, c, s.ID, first)
+	again := newImage(s.ID, 500)
+	again.SHA256 = first.SHA256
+	got, ev, err := c.AddImage(ctx, s.ID, again, storage.Quota{})
+	wantErr(t, "AddImage(same sha256)", err, storage.ErrDuplicate)
+	if !sameImage(got, first) {
+		t.Errorf("AddImage(duplicate) returned %+v, want the stored image %+v", got, first)
+	}
+	if ev.ID != "" {
+		t.Errorf("AddImage(duplicate) returned event %q, want none", ev.ID)
+	}
+	// A full session still says duplicate: the photo is there already.
+	_, _, err = c.AddImage(ctx, s.ID, again, storage.Quota{MaxImages: 1, MaxBytes: 500})
+	wantErr(t, "AddImage(same sha256, session full)", err, storage.ErrDuplicate)
+
+	if log := allEvents(t, c, s.ID); !slices.Equal(eventIDs(log), []string{firstEv.ID}) {
+		t.Errorf("log = %q, want only the first image's event", eventIDs(log))
+	}
+	sess, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, sess, s, 1, 500)
+	// The same bytes in another session are no duplicate.
+	other := liveSession(t, c)
+	addImage(t, c, other.ID, again)
+}
+
+func testCatalogQuotaCount(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	q := storage.Quota{MaxImages: 3}
+	for i := range 3 {
+		if _, _, err := c.AddImage(ctx, s.ID, newImage(s.ID, 10), q); err != nil {
+			t.Fatalf("AddImage %d of 3: %v", i+1, err)
+		}
+	}
+	_, ev, err := c.AddImage(ctx, s.ID, newImage(s.ID, 10), q)
+	wantErr(t, "AddImage over MaxImages", err, storage.ErrQuota)
+	if ev.ID != "" {
+		t.Errorf("a refused AddImage returned event %q", ev.ID)
+	}
+	sess, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, sess, s, 3, 30)
+	if log := allEvents(t, c, s.ID); len(log) != 3 {
+		t.Errorf("log has %d events, want 3", len(log))
+	}
+	// Zero means no limit.
+	for range 3 {
+		if _, _, err := c.AddImage(ctx, s.ID, newImage(s.ID, 10), storage.Quota{}); err != nil {
+			t.Fatalf("AddImage without quota: %v", err)
+		}
+	}
+}
+
+func testCatalogQuotaBytes(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	q := storage.Quota{MaxBytes: 1000}
+	steps := []struct {
+		size int64
+		err  error
+	}{
+		{600, nil},
+		{500, storage.ErrQuota},
+		{400, nil}, // exactly MaxBytes is allowed
+		{1, storage.ErrQuota},
+	}
+	for i, st := range steps {
+		_, _, err := c.AddImage(ctx, s.ID, newImage(s.ID, st.size), q)
+		if st.err == nil && err != nil {
+			t.Fatalf("step %d: AddImage(%d bytes): %v", i, st.size, err)
+		}
+		if st.err != nil {
+			wantErr(t, fmt.Sprintf("step %d: AddImage(%d bytes)", i, st.size), err, st.err)
+		}
+	}
+	sess, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, sess, s, 2, 1000)
+}
+
+// testCatalogConcurrentDuplicate uploads the same photo from 16 goroutines:
+// exactly one is stored, the others learn which.
+func testCatalogConcurrentDuplicate(t *testing.T, c storage.Catalog) {
+	const n = 16
+	s := liveSession(t, c)
+	sha := randomID() + randomID()
+	type result struct {
+		sent, got api.Image
+		ev        storage.Event
+		err       error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			img := newImage(s.ID, 100)
+			img.SHA256 = sha
+			got, ev, err := c.AddImage(testContext(t), s.ID, img, storage.Quota{})
+			results[i] = result{img, got, ev, err}
+		})
+	}
+	wg.Wait()
+	var winner *result
+	for i := range results {
+		r := &results[i]
+		switch {
+		case r.err == nil:
+			if winner != nil {
+				t.Fatalf("two concurrent AddImage calls with one sha256 both succeeded")
+			}
+			winner = r
+		case !errors.Is(r.err, storage.ErrDuplicate):
+			t.Fatalf("concurrent AddImage: %v, want nil or ErrDuplicate", r.err)
+		}
+	}
+	if winner == nil {
+		t.Fatal("no concurrent AddImage succeeded")
+	}
+	for _, r := range results {
+		if r.err != nil && !sameImage(r.got, winner.sent) {
+			t.Errorf("a duplicate returned %+v, want the stored image %+v", r.got, winner.sent)
+		}
+	}
+	log := allEvents(t, c, s.ID)
+	if len(log) != 1 || log[0].ID != winner.ev.ID {
+		t.Errorf("log = %q, want just %q", eventIDs(log), winner.ev.ID)
+	}
+	imgs, _, err := c.Images(testContext(t), s.ID)
+	if err != nil || len(imgs) != 1 {
+		t.Errorf("Images: %d, %v; want 1", len(imgs), err)
+	}
+}
+
+// testCatalogConcurrentQuota races 32 distinct uploads for 10 places.
+func testCatalogConcurrentQuota(t *testing.T, c storage.Catalog) {
+	const n, limit = 32, 10
+	s := liveSession(t, c)
+	q := storage.Quota{MaxImages: limit}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, _, errs[i] = c.AddImage(testContext(t), s.ID, newImage(s.ID, 7), q)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, storage.ErrQuota):
+			t.Fatalf("concurrent AddImage: %v, want nil or ErrQuota", err)
+		}
+	}
+	if ok != limit {
+		t.Errorf("%d of %d concurrent AddImage calls succeeded, want %d", ok, n, limit)
+	}
+	if log := allEvents(t, c, s.ID); len(log) != limit {
+		t.Errorf("log has %d events, want %d", len(log), limit)
+	}
+	imgs, _, err := c.Images(testContext(t), s.ID)
+	if err != nil || len(imgs) != limit {
+		t.Errorf("Images: %d, %v; want %d", len(imgs), err, limit)
+	}
+	sess, err := c.Session(testContext(t), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, sess, s, limit, 7*limit)
+}
+
+func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	q := storage.Quota{MaxImages: 3}
+	var imgs []api.Image
+	var last storage.Event
+	for range 3 {
+		img := newImage(s.ID, 100)
+		got, ev, err := c.AddImage(ctx, s.ID, img, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, last = append(imgs, got), ev
+	}
+	gone := imgs[1]
+	ev, err := c.RemoveImage(ctx, s.ID, gone.ID)
+	if err != nil {
+		t.Fatalf("RemoveImage: %v", err)
+	}
+	if ev.Type != api.EventRemoved || !eventIDPattern.MatchString(ev.ID) {
+		t.Errorf("removed event = %q %q", ev.Type, ev.ID)
+	}
+	var data api.Removed
+	if err := json.Unmarshal(ev.Data, &data); err != nil || data.ID != gone.ID {
+		t.Errorf("removed event data %s (%v), want {\"id\":%q}", ev.Data, err, gone.ID)
+	}
+	after, err := c.EventsAfter(ctx, s.ID, last.ID, 10)
+	if err != nil || !slices.Equal(eventIDs(after), []string{ev.ID}) || after[0].Type != api.EventRemoved ||
+		string(after[0].Data) != string(ev.Data) {
+		t.Errorf("EventsAfter(last image) = %+v, %v; want the removed event", after, err)
+	}
+
+	list, lastID, err := c.Images(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{imgs[0].ID, imgs[2].ID}; !slices.Equal(imageIDs(list), want) {
+		t.Errorf("Images after remove = %q, want %q", imageIDs(list), want)
+	}
+	if lastID != ev.ID {
+		t.Errorf("Images' last event %q, want the removed event %q", lastID, ev.ID)
+	}
+	_, err = c.Image(ctx, s.ID, gone.ID)
+	wantErr(t, "Image(removed)", err, storage.ErrNotFound)
+	_, err = c.RemoveImage(ctx, s.ID, gone.ID)
+	wantErr(t, "second RemoveImage", err, storage.ErrNotFound)
+	sess, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, sess, s, 2, 200)
+
+	// The place and the hash are free again.
+	if _, _, err := c.AddImage(ctx, s.ID, gone, q); err != nil {
+		t.Fatalf("re-adding the removed image: %v", err)
+	}
+	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), q)
+	wantErr(t, "AddImage over quota after re-adding", err, storage.ErrQuota)
+}
+
+// subscribe reads the log after id the way the server's stream does: read,
+// and if there is nothing, wait and read again. Wait may wake spuriously.
+func subscribe(ctx context.Context, c storage.Catalog, sessionID, after string) ([]storage.Event, error) {
+	for {
+		evs, err := c.EventsAfter(ctx, sessionID, after, 100)
+		if err != nil || len(evs) > 0 {
+			return evs, err
+		}
+		if err := c.Wait(ctx, sessionID, after); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func testCatalogWaitWakesOnAppend(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	for _, name := range []string{"empty log", "after an event"} {
+		_, last, err := c.Images(testContext(t), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			evs []storage.Event
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			evs, err := subscribe(testContext(t), c, s.ID, last)
+			done <- result{evs, err}
+		}()
+		time.Sleep(50 * time.Millisecond) // let it block; correctness does not depend on it
+		ev := addImage(t, c, s.ID, newImage(s.ID, 1))
+		select {
+		case r := <-done:
+			if r.err != nil || !slices.Equal(eventIDs(r.evs), []string{ev.ID}) {
+				t.Errorf("%s: subscriber got %q, %v; want %q", name, eventIDs(r.evs), r.err, ev.ID)
+			}
+		case <-time.After(hangTimeout):
+			t.Fatalf("%s: Wait did not wake on AddImage", name)
+		}
+	}
+
+	// RemoveImage wakes too, and several waiters at once.
+	imgs, last, err := c.Images(testContext(t), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 5
+	done := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			evs, err := subscribe(testContext(t), c, s.ID, last)
+			if err == nil && (len(evs) != 1 || evs[0].Type != api.EventRemoved) {
+				err = fmt.Errorf("got %+v, want one removed event", evs)
+			}
+			done <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := c.RemoveImage(testContext(t), s.ID, imgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	for range waiters {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("waiter: %v", err)
+			}
+		case <-time.After(hangTimeout):
+			t.Fatal("a waiter did not wake on RemoveImage")
+		}
+	}
+}
+
+func testCatalogWaitReturnsAtOnce(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	first := addImage(t, c, s.ID, newImage(s.ID, 1))
+	addImage(t, c, s.ID, newImage(s.ID, 1))
+	// testContext only ends after hangTimeout: a nil answer means Wait saw
+	// the events already there.
+	for _, after := range []string{"", first.ID} {
+		if err := c.Wait(testContext(t), s.ID, after); err != nil {
+			t.Errorf("Wait(%q) with events after it = %v, want nil at once", after, err)
+		}
+	}
+}
+
+func testCatalogWaitHonoursContext(t *testing.T, c storage.Catalog) {
+	empty := liveSession(t, c)
+	busy := liveSession(t, c)
+	ev := addImage(t, c, busy.ID, newImage(busy.ID, 1))
+	for _, tt := range []struct{ name, session, after string }{
+		{"empty log", empty.ID, ""},
+		{"after the last event", busy.ID, ev.ID},
+	} {
+		// Deadline: Wait may wake spuriously, but once ctx is over it must
+		// say so.
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		start := time.Now()
+		var err error
+		for err == nil && time.Since(start) < hangTimeout {
+			err = c.Wait(ctx, tt.session, tt.after)
+		}
+		cancel()
+		wantErr(t, tt.name+": Wait past its deadline", err, context.DeadlineExceeded)
+
+		// Cancel from another goroutine.
+		ctx, cancel = context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			for err == nil && ctx.Err() == nil {
+				err = c.Wait(ctx, tt.session, tt.after)
+			}
+			if err == nil {
+				err = c.Wait(ctx, tt.session, tt.after)
+			}
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			wantErr(t, tt.name+": Wait after cancel", err, context.Canceled)
+		case <-time.After(hangTimeout):
+			t.Fatalf("%s: Wait ignored cancel", tt.name)
+		}
+	}
+}
+
+// testCatalogSnapshotPlusEvents checks that Images and its last event id are
+// read atomically: a snapshot taken while images come and go, plus the
+// events after its id, is exactly the final gallery.
+func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
+	s := liveSession(t, c)
+	writerDone := make(chan struct{})
+	var writerErr error
+	go func() {
+		defer close(writerDone)
+		var added []string
+		for i := range 24 {
+			got, _, err := c.AddImage(testContext(t), s.ID, newImage(s.ID, 1), storage.Quota{})
+			if err != nil {
+				writerErr = err
+				return
+			}
+			added = append(added, got.ID)
+			if i%3 == 2 {
+				if _, err := c.RemoveImage(testContext(t), s.ID, added[i-1]); err != nil {
+					writerErr = err
+					return
+				}
+			}
+		}
+	}()
+
+	type snapshot struct {
+		ids  []string
+		last string
+	}
+	// Distinct snapshots only: checking thousands of equal ones proves
+	// nothing more and is slow on a networked backend.
+	var snaps []snapshot
+	seen := map[string]bool{}
+	for running := true; running; {
+		select {
+		case <-writerDone:
+			running = false
+		default:
+		}
+		imgs, last, err := c.Images(testContext(t), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := last + "|" + strings.Join(imageIDs(imgs), ",")
+		if !seen[key] {
+			seen[key] = true
+			snaps = append(snaps, snapshot{imageIDs(imgs), last})
+		}
+	}
+	if writerErr != nil {
+		t.Fatal(writerErr)
+	}
+
+	final, finalLast, err := c.Images(testContext(t), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := allEvents(t, c, s.ID)
+	if len(log) == 0 || log[len(log)-1].ID != finalLast {
+		t.Fatalf("Images' last id %q is not the log's last event", finalLast)
+	}
+	for i, snap := range snaps {
+		var evs []storage.Event
+		if snap.last == "" {
+			evs = log
+		} else if evs, err = c.EventsAfter(testContext(t), s.ID, snap.last, 1000); err != nil {
+			t.Fatalf("snapshot %d: EventsAfter(%q): %v", i, snap.last, err)
+		}
+		ids := slices.Clone(snap.ids)
+		for _, ev := range evs {
+			switch ev.Type {
+			case api.EventImage:
+				var img api.Image
+				if err := json.Unmarshal(ev.Data, &img); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, img.ID)
+			case api.EventRemoved:
+				var r api.Removed
+				if err := json.Unmarshal(ev.Data, &r); err != nil {
+					t.Fatal(err)
+				}
+				n := len(ids)
+				ids = slices.DeleteFunc(ids, func(id string) bool { return id == r.ID })
+				if len(ids) != n-1 {
+					t.Fatalf("snapshot %d: event removes %q, which the snapshot plus earlier events lacks", i, r.ID)
+				}
+			default:
+				t.Fatalf("unexpected event type %q", ev.Type)
+			}
+		}
+		if !slices.Equal(ids, imageIDs(final)) {
+			t.Fatalf("snapshot %d (%d images at %q) plus %d events = %q, want the final gallery %q",
+				i, len(snap.ids), snap.last, len(evs), ids, imageIDs(final))
+		}
+	}
+}
+
+func testCatalogPing(t *testing.T, c storage.Catalog) {
+	if err := c.Ping(testContext(t)); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
