@@ -51,7 +51,9 @@ type BlobWriter interface {
 	Abort() error
 }
 
-// BlobStore keeps originals and thumbnails under server-made keys.
+// BlobStore keeps originals and thumbnails under server-made keys: segments
+// of [A-Za-z0-9._-] joined by '/', none empty or starting with '.'. A key
+// never contains anything a client chose.
 type BlobStore interface {
 	// Create starts a blob at key. Writing streams, so memory does not grow
 	// with the blob's size.
@@ -62,9 +64,10 @@ type BlobStore interface {
 	Delete(ctx context.Context, keys ...string) error
 }
 
-// BlobLister is an optional power of a BlobStore: listing keys under a
-// prefix, so the server can remove blobs left behind by a crash between
-// storing a blob and recording it in the catalog.
+// BlobLister is an optional power of a BlobStore: listing committed keys
+// that start with a plain string prefix (as in S3), so the server can remove
+// blobs left behind by a crash between storing a blob and recording it in
+// the catalog.
 type BlobLister interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
@@ -104,7 +107,7 @@ type Catalog interface {
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session with id: ErrNotFound if unknown,
-	// ErrExpired (with the record) if its ExpiresAt has passed.
+	// ErrExpired (with the record) if its ExpiresAt is at or before now.
 	Session(ctx context.Context, id string) (Session, error)
 	// SessionByToken looks a session up by its upload token, with the
 	// same errors as Session.
@@ -112,7 +115,7 @@ type Catalog interface {
 	// DeleteSession removes the session, its images and its event log,
 	// and wakes its waiters so their streams can end. Unknown is ErrNotFound.
 	DeleteSession(ctx context.Context, id string) error
-	// ExpiredSessions lists ids of sessions whose ExpiresAt is before now,
+	// ExpiredSessions lists ids of sessions whose ExpiresAt is at or before now,
 	// so the server can remove them and their blobs.
 	ExpiredSessions(ctx context.Context, now time.Time) ([]string, error)
 
@@ -123,19 +126,24 @@ type Catalog interface {
 	AddImage(ctx context.Context, sessionID string, img api.Image, q Quota) (api.Image, Event, error)
 	// RemoveImage deletes an image and appends a "removed" event.
 	RemoveImage(ctx context.Context, sessionID, imageID string) (Event, error)
-	// Image returns one image of a session.
+	// Image returns one image of a session; ErrNotFound or ErrExpired as
+	// for Session.
 	Image(ctx context.Context, sessionID, imageID string) (api.Image, error)
 	// Images returns the session's images, oldest first, and the id of the
 	// last event they reflect ("" if the log is empty), read atomically.
 	Images(ctx context.Context, sessionID string) ([]api.Image, string, error)
 
-	// EventsAfter returns up to limit events after afterID, oldest first.
+	// EventsAfter returns up to limit events (limit <= 0: all) after
+	// afterID, oldest first.
 	// afterID "" means from the start of the log. An id the log does not
 	// hold (unknown, or trimmed) is ErrEventGone.
 	EventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]Event, error)
 	// Wait blocks until the session's log has an event after afterID, the
-	// session is deleted, or ctx ends. It returns nil when the caller
-	// should look again (it may wake spuriously), ctx.Err() otherwise.
+	// session is deleted or reaches ExpiresAt, or ctx ends. It returns nil
+	// when the caller should look again (it may wake spuriously; an unknown
+	// afterID returns nil and EventsAfter then says ErrEventGone), ctx.Err()
+	// when ctx ends, and at once an error wrapping ErrNotFound or ErrExpired
+	// for a session that is unknown or over.
 	Wait(ctx context.Context, sessionID, afterID string) error
 
 	// Ping reports whether the backend answers, for /healthz.
