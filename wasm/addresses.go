@@ -1,0 +1,118 @@
+package main
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The QR image is requested at a size the server accepts (DESIGN §3).
+const (
+	minQRSize = 128
+	maxQRSize = 1024
+)
+
+// uploadPathMark is where the upload token's path starts in an upload URL;
+// everything before it is the base the phone has to reach.
+const uploadPathMark = "/u/"
+
+// BaseOf returns the base URL of an upload URL: everything before "/u/",
+// without a trailing slash ("http://192.168.1.20:8080"). It returns "" when
+// the URL is not absolute.
+func BaseOf(uploadURL string) string {
+	u, err := url.Parse(uploadURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	i := strings.LastIndex(uploadURL, uploadPathMark)
+	if i < 0 {
+		return strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
+	}
+	return strings.TrimSuffix(uploadURL[:i], "/")
+}
+
+// UploadURLFor is the upload URL as seen from another base: base + "/u/" +
+// token. It returns uploadURL unchanged when either does not parse, so a
+// bad candidate can never blank the link.
+func UploadURLFor(uploadURL, base string) string {
+	base = normalizeBase(base)
+	i := strings.LastIndex(uploadURL, uploadPathMark)
+	if base == "" || i < 0 || BaseOf(uploadURL) == "" {
+		return uploadURL
+	}
+	return base + uploadURL[i:]
+}
+
+// AddressOptions merges the session's own base with the candidates from
+// GET /api/addresses into the list the address switcher offers, and says
+// which one the QR code shows now. Candidates are normalised (no trailing
+// slash) and deduplicated; unusable ones are dropped. If the session's base
+// is not among them (say, --public-url names a host name), it goes first:
+// the QR already shows it, so it must stay selectable.
+func AddressOptions(uploadURL string, candidates []string) (opts []string, selected int) {
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		c = normalizeBase(c)
+		if c == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		opts = append(opts, c)
+	}
+	current := BaseOf(uploadURL)
+	if current == "" {
+		return opts, 0
+	}
+	for i, o := range opts {
+		if o == current {
+			return opts, i
+		}
+	}
+	return append([]string{current}, opts...), 0
+}
+
+// QRSource is the src of the QR image: the session's qrUrl with the pixel
+// size and, when the viewer picked another address, base. An empty base
+// keeps the server's default, which is always allowed.
+func QRSource(qrURL, base string, size int) string {
+	u, err := url.Parse(qrURL)
+	if err != nil {
+		return qrURL
+	}
+	q := u.Query()
+	q.Set("size", strconv.Itoa(size))
+	if base != "" {
+		q.Set("base", base)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// QRSize is the pixel size to ask for so that a QR shown cssPx wide stays
+// sharp on a screen with the given device pixel ratio, within the server's
+// limits.
+func QRSize(cssPx int, dpr float64) int {
+	if dpr < 1 {
+		dpr = 1
+	}
+	n := int(float64(cssPx)*dpr + 0.5)
+	return min(max(n, minQRSize), maxQRSize)
+}
+
+// normalizeBase accepts only absolute http(s) URLs and drops a trailing
+// slash, so that "http://a:8080/" and "http://a:8080" are one option.
+func normalizeBase(s string) string {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	return strings.TrimSuffix(s, "/")
+}
+
+// AddressLabel is how the address switcher shows a base: without the
+// scheme when it is plain http, since people read "192.168.1.20:8080"
+// faster than a full URL.
+func AddressLabel(base string) string {
+	return strings.TrimPrefix(base, "http://")
+}
