@@ -1,0 +1,167 @@
+package photo
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/disintegration/imaging"
+)
+
+// photo12MP is a 4000x3000 JPEG (quality 90, 4:2:0 like a phone's) with
+// natural-ish content: smooth light, large shapes with edges, fine texture
+// and sensor-like noise, so that both the decoder and the filters do the
+// work a real photo makes them do.
+var photo12MP = sync.OnceValue(func() []byte {
+	const w, h = 4000, 3000
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			fx, fy := float64(x)/w, float64(y)/h
+			v := 90 + 60*math.Sin(3*fx+2*fy) + 25*math.Sin(fx*fy*40)
+			if (x/250+y/250)%3 == 0 { // blocks with hard edges
+				v += 40
+			}
+			v += 12 * math.Sin(float64(x)*0.9) * math.Cos(float64(y)*0.7) // fine texture
+			v += rng.NormFloat64() * 6                                    // noise
+			img.Y[y*img.YStride+x] = uint8(max(0, min(255, v)))
+		}
+	}
+	for y := 0; y < h/2; y++ {
+		for x := 0; x < w/2; x++ {
+			fx, fy := float64(x)/(w/2), float64(y)/(h/2)
+			img.Cb[y*img.CStride+x] = uint8(128 + 40*math.Sin(5*fx) + rng.NormFloat64()*3)
+			img.Cr[y*img.CStride+x] = uint8(128 + 40*math.Cos(4*fy+fx) + rng.NormFloat64()*3)
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+})
+
+func BenchmarkDecode12MP(b *testing.B) {
+	data := photo12MP()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkThumbnail measures decode + resize of the 12 MP photo to a 400 px
+// thumbnail with each filter, in one step (imaging alone) and in two steps
+// (box pre-reduction, then the filter).
+func BenchmarkThumbnail(b *testing.B) {
+	data := photo12MP()
+	filters := []struct {
+		name string
+		f    imaging.ResampleFilter
+	}{
+		{"Lanczos", imaging.Lanczos},
+		{"CatmullRom", imaging.CatmullRom},
+		{"Linear", imaging.Linear},
+		{"Box", imaging.Box},
+	}
+	for _, pre := range []bool{false, true} {
+		for _, f := range filters {
+			name := f.name + "/onestep"
+			if pre {
+				name = f.name + "/twostep"
+			}
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					img, err := jpeg.Decode(bytes.NewReader(data))
+					if err != nil {
+						b.Fatal(err)
+					}
+					t := resizeWith(img, DefaultThumbSize, f.f, pre)
+					if t.Rect.Dx() != 400 || t.Rect.Dy() != 300 {
+						b.Fatal(t.Rect)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkResizeOnly is BenchmarkThumbnail without the decode.
+func BenchmarkResizeOnly(b *testing.B) {
+	img, err := jpeg.Decode(bytes.NewReader(photo12MP()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		f    imaging.ResampleFilter
+		pre  bool
+	}{
+		{"Lanczos/onestep", imaging.Lanczos, false},
+		{"CatmullRom/onestep", imaging.CatmullRom, false},
+		{"Linear/onestep", imaging.Linear, false},
+		{"Box/onestep", imaging.Box, false},
+		{"Lanczos/twostep", imaging.Lanczos, true},
+		{"CatmullRom/twostep", imaging.CatmullRom, true},
+		{"Linear/twostep", imaging.Linear, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				resizeWith(img, DefaultThumbSize, c.f, c.pre)
+			}
+		})
+	}
+}
+
+// BenchmarkProcess12MP is the whole of Process on the 12 MP photo.
+func BenchmarkProcess12MP(b *testing.B) {
+	data := photo12MP()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Process(bytes.NewReader(data), Options{}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTailLatency12MP feeds the 12 MP photo through an io.Pipe at
+// about 8 MB/s (a good phone upload over Wi-Fi) and reports how long after
+// the last byte was taken Process returned with the thumbnail: the time
+// the single-pass design is for.
+func BenchmarkTailLatency12MP(b *testing.B) {
+	data := photo12MP()
+	const chunk, every = 64 << 10, 8 * time.Millisecond // 8 MB/s
+	var total time.Duration
+	for b.Loop() {
+		pr, pw := io.Pipe()
+		lastByte := make(chan time.Time, 1)
+		go func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for p := data; len(p) > 0; {
+				<-tick.C
+				k := min(len(p), chunk)
+				if _, err := pw.Write(p[:k]); err != nil {
+					break
+				}
+				p = p[k:]
+			}
+			lastByte <- time.Now()
+			pw.Close()
+		}()
+		if _, err := Process(pr, Options{}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		done := time.Now()
+		total += done.Sub(<-lastByte)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-after-last-byte")
+}
