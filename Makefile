@@ -1,0 +1,43 @@
+# qrsync — `make run` serves the app on the embedded defaults; `make test`
+# installs what the tests need (when run as root) and runs every test.
+
+GO      ?= go
+GOROOT  := $(shell $(GO) env GOROOT)
+STATIC  := web/static
+WASM    := $(STATIC)/app.wasm
+BIN     := bin/qrsync
+
+.PHONY: all build wasm run test test-deps vet bench clean
+
+all: build
+
+# The wasm client and its loader are build outputs (gitignored). The loader
+# must come from the same Go as the .wasm, so it is copied, not committed.
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) ./wasm
+	cp "$(GOROOT)/lib/wasm/wasm_exec.js" $(STATIC)/wasm_exec.js
+	gzip -9 -k -f $(WASM)
+
+build: wasm
+	$(GO) build -trimpath -o $(BIN) ./cmd/qrsync
+
+run: build
+	./$(BIN) $(ARGS)
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./eventsource ./api
+
+test: test-deps wasm vet
+	$(GO) test -race -timeout 30m ./...
+
+bench: wasm
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+clean:
+	rm -rf bin $(WASM) $(WASM).gz $(STATIC)/wasm_exec.js test-output

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
+
+	"qrsync/internal/browsertest"
+)
+
+// The whole path in a real Chromium: the PC page makes a session and shows
+// its upload link; a phone-sized tab opens the link and uploads a real
+// photo through the file input; the PC page shows the thumbnail, live.
+func TestBrowserPhoneToPC(t *testing.T) {
+	a := startApp(t, Config{})
+	browser := browsertest.Chromium(t)
+
+	pc, cancelPC := chromedp.NewContext(browser)
+	defer cancelPC()
+	if err := chromedp.Do(pc,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(a.base+"/"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	uploadURL, err := chromedp.Run(pc, chromedp.Poll[string](
+		`document.querySelector('#status')?.dataset.state === 'live' && document.querySelector('#upload-url')?.textContent.trim()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("PC page never went live with an upload link: %v", err)
+	}
+	qrLoaded, err := chromedp.Run(pc, chromedp.Poll[bool](
+		`(() => { const q = document.querySelector('#qr'); return !!q && q.complete && q.naturalWidth > 0 })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || !qrLoaded {
+		t.Fatalf("QR image not shown: %v", err)
+	}
+
+	phone, cancelPhone := chromedp.NewContext(browser)
+	defer cancelPhone()
+	photo, err := filepath.Abs(testdata + "orientation/Landscape_6.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(phone,
+		chromedp.Emulate(device.IPhone13),
+		chromedp.Navigate(uploadURL),
+		chromedp.SetUploadFiles(chromedp.CSS(`#files`), []string{photo}),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](
+		`document.querySelectorAll('.done').length === 1`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("phone page never showed the file as done: %v", err)
+	}
+
+	if _, err := chromedp.Run(pc, chromedp.Poll[bool](
+		`(() => { const i = document.querySelector('#gallery .tile img'); return !!i && i.complete && i.naturalWidth === 400 })()`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("PC page never showed the thumbnail: %v", err)
+	}
+	tiles, err := chromedp.Run(pc, chromedp.Evaluate[int](`document.querySelectorAll('#gallery .tile').length`))
+	if err != nil || tiles != 1 {
+		t.Fatalf("PC shows %d tiles (%v), want exactly 1", tiles, err)
+	}
+
+	// Let the tile's arrival animation settle so the picture shows the
+	// page at rest.
+	if err := chromedp.Do(pc, chromedp.Sleep(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(pc, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(browsertest.OutputDir(t), "pc-page.png")
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/cloudwego/hertz/pkg/app"
+
+	"qrsync/api"
+	"qrsync/photo"
+	"qrsync/storage"
+)
+
+// Errors the handlers raise themselves; storage and photo errors are mapped
+// alongside them in statusOf.
+var (
+	errBadRequest = errors.New("bad request")
+	errTooLarge   = errors.New("too large")
+	errTooMany    = errors.New("too many requests")
+)
+
+// heicMessage tells an iPhone user what to do, not just what went wrong.
+const heicMessage = "HEIC isn't supported — in iPhone Settings › Camera › Formats choose Most Compatible, or share the photo as JPEG"
+
+// statusOf is the one place that turns an error into an HTTP status, an
+// error code and a message a person can read. Unknown errors are 500 and
+// their text is not shown (it may name files or internals).
+func statusOf(err error) (int, string, string) {
+	switch {
+	case errors.Is(err, photo.ErrHEIC):
+		return http.StatusUnsupportedMediaType, api.CodeUnsupported, heicMessage
+	case errors.Is(err, photo.ErrUnsupported):
+		return http.StatusUnsupportedMediaType, api.CodeUnsupported, "That file is not a photo qrsync accepts: send JPEG, PNG, GIF or WebP."
+	case errors.Is(err, photo.ErrTooManyPixels):
+		return http.StatusUnprocessableEntity, api.CodeBadImage, "That image has too many pixels for this server."
+	case errors.Is(err, photo.ErrCorrupt):
+		return http.StatusUnprocessableEntity, api.CodeBadImage, "That image is damaged or incomplete and cannot be read."
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge, api.CodeTooLarge, messageOf(err, "That file is too large.")
+	case errors.Is(err, storage.ErrQuota):
+		return http.StatusTooManyRequests, api.CodeTooMany, "This session is full: start a new one on the PC."
+	case errors.Is(err, errTooMany):
+		return http.StatusTooManyRequests, api.CodeTooMany, messageOf(err, "Too many requests: wait a moment and try again.")
+	case errors.Is(err, storage.ErrExpired):
+		return http.StatusGone, api.CodeExpired, "This session has ended: scan a new QR code."
+	case errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound, api.CodeNotFound, "Not found: the link may be wrong or the session may have ended."
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest, api.CodeBadRequest, messageOf(err, "The request was not understood.")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, api.CodeInternal, "The request was cancelled."
+	}
+	return http.StatusInternalServerError, api.CodeInternal, "Something went wrong on the server."
+}
+
+// userError carries a message meant for a person alongside the sentinel
+// that decides the status.
+type userError struct {
+	kind error
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.kind }
+
+// newUserError makes an error of kind whose message is shown as is.
+func newUserError(kind error, format string, args ...any) error {
+	return &userError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+func messageOf(err error, fallback string) string {
+	var ue *userError
+	if errors.As(err, &ue) {
+		return ue.msg
+	}
+	return fallback
+}
+
+// writeError answers with the JSON error body of DESIGN §3.
+func (s *Server) writeError(c *app.RequestContext, err error) {
+	status, code, msg := statusOf(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", string(c.Method()), "path", string(c.Path()), "err", err)
+	}
+	writeJSON(c, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+}
+
+// writeJSON uses encoding/json rather than Hertz's renderer so the bytes on
+// the wire are exactly what the api package's tags say, on every platform.
+func writeJSON(c *app.RequestContext, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		slog.Error("encode response", "err", err)
+		c.SetStatusCode(http.StatusInternalServerError)
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
+}

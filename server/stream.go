@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cloudwego/hertz/pkg/app"
+	"github.com/cloudwego/hertz/pkg/protocol/sse"
+
+	"qrsync/api"
+	"qrsync/storage"
+)
+
+// originID names the position before a session's first event. A snapshot
+// of a session whose log is still empty carries it, so that every snapshot
+// has an id to resume from; no backend issues it as a real event id.
+const originID = "0"
+
+// replayBatch bounds how many events one read of the log returns, so a
+// subscriber far behind catches up in steps rather than one huge read.
+const replayBatch = 100
+
+// events streams a session (DESIGN §4). It never holds events for this
+// subscriber in memory: it reads the durable log after the last id it sent,
+// writes them, and waits for the log to grow. Live delivery and replay are
+// the same loop, so a reconnect can neither lose nor repeat an event, and a
+// slow viewer only ever delays itself.
+func (s *Server) events(ctx context.Context, c *app.RequestContext) {
+	id := c.Param("id")
+	sess, err := s.cat.Session(ctx, id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	last := sse.GetLastEventID(&c.Request)
+	if last == "" {
+		last = c.Query("lastEventId")
+	}
+	c.Response.Header.Set("X-Accel-Buffering", "no")
+	w := sse.NewWriter(c)
+	defer w.Close()
+
+	st := &stream{s: s, w: w, sessionID: id, expiresAt: sess.ExpiresAt, retry: s.cfg.Retry}
+	if err := st.run(ctx, last); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Debug("stream ended", "err", err)
+	}
+}
+
+// stream is one subscriber's position in a session's log.
+type stream struct {
+	s         *Server
+	w         *sse.Writer
+	sessionID string
+	expiresAt time.Time
+	retry     time.Duration // sent once, with the first message
+	last      string
+}
+
+func (st *stream) run(ctx context.Context, last string) error {
+	st.last = last
+	if st.last == originID {
+		st.last = ""
+	}
+	if last == "" {
+		if err := st.snapshot(ctx); err != nil {
+			return st.end(err)
+		}
+	}
+	for {
+		events, err := st.s.cat.EventsAfter(ctx, st.sessionID, st.last, replayBatch)
+		if errors.Is(err, storage.ErrEventGone) {
+			// Unknown or too old to replay: start the viewer afresh.
+			err = st.snapshot(ctx)
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return st.end(err)
+		}
+		for _, ev := range events {
+			if err := st.send(ev.ID, ev.Type, ev.Data); err != nil {
+				return err
+			}
+			st.last = ev.ID
+		}
+		if len(events) == replayBatch {
+			continue
+		}
+		if st.retry > 0 {
+			// Nothing to replay: the first message is the retry alone, which
+			// also tells the client at once that it is live.
+			if err := st.send("", "", nil); err != nil {
+				return err
+			}
+		}
+		if err := st.wait(ctx); err != nil {
+			return st.end(err)
+		}
+	}
+}
+
+// wait blocks until the log may have grown, writing a keep-alive comment
+// whenever the stream has been quiet for KeepAlive. It returns
+// storage.ErrExpired when the session's time is up.
+func (st *stream) wait(ctx context.Context) error {
+	for {
+		untilEnd := st.expiresAt.Sub(st.s.cfg.Now())
+		if untilEnd <= 0 {
+			return storage.ErrExpired
+		}
+		d := min(st.s.cfg.KeepAlive, untilEnd)
+		wctx, cancel := context.WithTimeout(ctx, d)
+		err := st.s.cat.Wait(wctx, st.sessionID, st.last)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if err := st.w.WriteKeepAlive(); err != nil {
+			return err
+		}
+	}
+}
+
+// end closes the stream with an expired event when the session is gone or
+// over, the one case in which a server-ended stream should not be retried;
+// any other error just drops the connection so the client reconnects.
+func (st *stream) end(err error) error {
+	if errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrNotFound) {
+		if werr := st.send("", api.EventExpired, []byte("{}")); werr != nil {
+			return werr
+		}
+		return nil
+	}
+	return err
+}
+
+func (st *stream) snapshot(ctx context.Context) error {
+	images, last, err := st.s.cat.Images(ctx, st.sessionID)
+	if err != nil {
+		return err
+	}
+	if images == nil {
+		images = []api.Image{}
+	}
+	data, err := json.Marshal(api.Snapshot{Images: images, ExpiresAt: st.expiresAt.UTC()})
+	if err != nil {
+		return err
+	}
+	st.last = last
+	id := last
+	if id == "" {
+		id = originID
+	}
+	return st.send(id, api.EventSnapshot, data)
+}
+
+func (st *stream) send(id, typ string, data []byte) error {
+	e := &sse.Event{ID: id, Type: typ, Data: data}
+	if st.retry > 0 {
+		e.SetRetry(st.retry)
+		st.retry = 0
+	}
+	return st.w.Write(e)
+}
