@@ -32,6 +32,9 @@ const (
 	DefaultKeepAlive = 15 * time.Second
 	// DefaultSweepEvery is how often ended sessions are looked for.
 	DefaultSweepEvery = time.Minute
+	// DefaultStreamWriteTimeout is how long a stream write may stall
+	// before its viewer is cut off; it reconnects and catches up.
+	DefaultStreamWriteTimeout = 30 * time.Second
 )
 
 // Config is everything the server needs besides its backends. Zero values
@@ -57,6 +60,9 @@ type Config struct {
 	Retry time.Duration
 	// KeepAlive is the longest a stream stays silent.
 	KeepAlive time.Duration
+	// StreamWriteTimeout cuts off a viewer whose connection takes no
+	// write for this long.
+	StreamWriteTimeout time.Duration
 	// SweepEvery is how often ended sessions are removed.
 	SweepEvery time.Duration
 	// Logger receives the server's logs; nil means slog.Default().
@@ -85,7 +91,8 @@ func (c *Config) applyDefaults() error {
 	setDefault(&c.Retry, DefaultRetry)
 	setDefault(&c.KeepAlive, DefaultKeepAlive)
 	setDefault(&c.SweepEvery, DefaultSweepEvery)
-	if c.SessionTTL < 0 || c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxImages < 0 ||
+	setDefault(&c.StreamWriteTimeout, DefaultStreamWriteTimeout)
+	if c.StreamWriteTimeout < 0 || c.SessionTTL < 0 || c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxImages < 0 ||
 		c.MaxSessionBytes < 0 || c.ThumbWorkers < 0 || c.Retry < 0 || c.KeepAlive < 0 || c.SweepEvery < 0 {
 		return errors.New("server: limits and durations must not be negative")
 	}
@@ -113,6 +120,9 @@ type Server struct {
 	log    *slog.Logger
 	decode chan struct{} // semaphore: the bounded decoding pool
 	limits *tokenLimiter
+	// life ends when Serve begins to shut down; streams end with it.
+	life     context.Context
+	shutdown context.CancelFunc
 }
 
 // New checks cfg and wires the server to its backends.
@@ -123,13 +133,16 @@ func New(cfg Config, blobs storage.BlobStore, cat storage.Catalog) (*Server, err
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
+	life, shutdown := context.WithCancel(context.Background())
 	return &Server{
-		cfg:    cfg,
-		blobs:  blobs,
-		cat:    cat,
-		log:    cfg.Logger,
-		decode: make(chan struct{}, cfg.ThumbWorkers),
-		limits: newTokenLimiter(cfg.Now),
+		cfg:      cfg,
+		blobs:    blobs,
+		cat:      cat,
+		log:      cfg.Logger,
+		decode:   make(chan struct{}, cfg.ThumbWorkers),
+		limits:   newTokenLimiter(cfg.Now),
+		life:     life,
+		shutdown: shutdown,
 	}, nil
 }
 
@@ -166,6 +179,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	s.shutdown() // streams never finish by themselves: end them first
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return h.Shutdown(shutdownCtx)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
@@ -42,16 +45,70 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	w := sse.NewWriter(c)
 	defer w.Close()
 
-	st := &stream{s: s, w: w, sessionID: id, expiresAt: sess.ExpiresAt, retry: s.cfg.Retry}
+	// The stream ends when its viewer leaves (Hertz cancels ctx) and when
+	// the server shuts down, so that clients reconnect to the next one.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.life, cancel)()
+
+	st := &stream{
+		s: s, w: &deadlineWriter{w: w, conn: c.GetConn(), timeout: s.cfg.StreamWriteTimeout},
+		sessionID: id, expiresAt: sess.ExpiresAt, retry: s.cfg.Retry,
+	}
 	if err := st.run(ctx, last); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Debug("stream ended", "err", err)
 	}
 }
 
+// eventWriter is what a stream writes to: Hertz's sse.Writer, behind a
+// deadline.
+type eventWriter interface {
+	Write(e *sse.Event) error
+	WriteKeepAlive() error
+}
+
+// deadlineWriter cuts off a viewer whose connection cannot take a write
+// within timeout. Nothing ever waits for a viewer (events come from the
+// durable log, at the viewer's own pace), so this is only about not
+// pinning a goroutine and a socket to a peer that stopped reading; it
+// reconnects and catches up from its last id. The deadline is the
+// stream's own: a server-wide write timeout would also cut slow downloads
+// of large originals.
+type deadlineWriter struct {
+	w       eventWriter
+	conn    io.Closer
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(e *sse.Event) error {
+	return d.guard(func() error { return d.w.Write(e) })
+}
+
+func (d *deadlineWriter) WriteKeepAlive() error {
+	return d.guard(d.w.WriteKeepAlive)
+}
+
+func (d *deadlineWriter) guard(write func() error) error {
+	var cut atomic.Bool
+	t := time.AfterFunc(d.timeout, func() {
+		cut.Store(true)
+		d.conn.Close()
+	})
+	err := write()
+	t.Stop()
+	if cut.Load() {
+		return fmt.Errorf("%w: no write progress in %v", errSlowViewer, d.timeout)
+	}
+	return err
+}
+
+// errSlowViewer ends a stream whose viewer stopped reading.
+var errSlowViewer = errors.New("viewer cut off")
+
 // stream is one subscriber's position in a session's log.
 type stream struct {
 	s         *Server
-	w         *sse.Writer
+	w         eventWriter
 	sessionID string
 	expiresAt time.Time
 	retry     time.Duration // sent once, with the first message
