@@ -1,14 +1,17 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
+	"qrsync/api"
 	"qrsync/internal/browsertest"
 )
 
@@ -83,4 +86,65 @@ func TestBrowserPhoneToPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", out)
+}
+
+// The PC page survives a server restart: it shows reconnecting while the
+// server is gone, goes live again when it is back on the same port and
+// data, and an upload made after the restart appears exactly once.
+func TestBrowserReconnectsAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Retry: 300 * time.Millisecond}
+	a := startAppAt(t, dir, cfg)
+	addr := strings.TrimPrefix(a.base, "http://")
+	browser := browsertest.Chromium(t)
+	pc, cancel := chromedp.NewContext(browser)
+	defer cancel()
+
+	state := func(want string) {
+		t.Helper()
+		if _, err := chromedp.Run(pc, chromedp.Poll[bool](
+			fmt.Sprintf(`document.querySelector('#status')?.dataset.state === %q`, want),
+			chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+			got, _ := chromedp.Run(pc, chromedp.Evaluate[string](`document.querySelector('#status')?.dataset.state`))
+			t.Fatalf("page never showed %q (shows %q): %v", want, got, err)
+		}
+	}
+	tiles := func(n int) {
+		t.Helper()
+		if _, err := chromedp.Run(pc, chromedp.Poll[bool](
+			fmt.Sprintf(`document.querySelectorAll('#gallery .tile').length === %d`, n),
+			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("page never showed %d tiles: %v", n, err)
+		}
+	}
+	if err := chromedp.Do(pc, chromedp.Navigate(a.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	state("live")
+	uploadURL, err := chromedp.Run(pc, chromedp.Evaluate[string](`document.querySelector('#upload-url').textContent.trim()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := api.Session{UploadURL: uploadURL}
+	if resp, body := a.upload(s, "before.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg")); resp.StatusCode != 201 {
+		t.Fatalf("upload before restart: %d %s", resp.StatusCode, body)
+	}
+	tiles(1)
+
+	a.stop()
+	state("reconnecting")
+	b := startAppOn(t, addr, dir, cfg)
+	state("live")
+	if resp, body := b.upload(s, "after.jpg", readFile(t, testdata+"orientation/Landscape_3.jpg")); resp.StatusCode != 201 {
+		t.Fatalf("upload after restart: %d %s", resp.StatusCode, body)
+	}
+	tiles(2)
+	// Nothing arrives twice, even after the replay settles.
+	if err := chromedp.Do(pc, chromedp.Sleep(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := chromedp.Run(pc, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#gallery .tile')].map(t => t.dataset.id)`))
+	if err != nil || len(ids) != 2 || ids[0] == ids[1] {
+		t.Fatalf("tiles after restart: %v %v", ids, err)
+	}
 }

@@ -41,6 +41,13 @@ func startApp(t testing.TB, cfg Config) *testApp {
 
 func startAppAt(t testing.TB, dataDir string, cfg Config) *testApp {
 	t.Helper()
+	return startAppOn(t, "127.0.0.1:0", dataDir, cfg)
+}
+
+// startAppOn listens on addr, so a test can restart a server in place:
+// same port, same data directory.
+func startAppOn(t testing.TB, addr, dataDir string, cfg Config) *testApp {
+	t.Helper()
 	blobs, err := fsblob.New(filepath.Join(dataDir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,14 @@ func startAppAt(t testing.TB, dataDir string, cfg Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	for i := 0; ; i++ { // a port just released may linger briefly
+		ln, err = net.Listen("tcp", addr)
+		if err == nil || i == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
