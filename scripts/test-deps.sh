@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the tests need and is not Go: a headless Chromium, Firefox
-# ESR and redis-server, from Debian's packages. As root it installs what is
-# missing; otherwise it names what is missing and fails, so a browser test
-# is never skipped in silence.
+# Installs what the tests need and is not Go: headless Chromium and
+# Firefox ESR, from Debian's packages. As root it installs what is missing;
+# otherwise it names what is missing and fails, so a browser test is never
+# skipped in silence.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
