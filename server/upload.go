@@ -10,27 +10,50 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"path"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/cloudwego/hertz/pkg/app"
+	"github.com/cloudwego/hertz/pkg/network"
 
 	"qrsync/api"
 	"qrsync/photo"
 	"qrsync/storage"
 )
 
-// sniffLen is how many bytes the format is judged from; the read buffer is
-// larger so the copy loop moves big chunks.
+// Limits of the upload path. Each is a bound on what one request can make
+// the server hold or do, whatever the client sends.
 const (
+	// sniffLen is how many bytes the format is judged from; the read buffer
+	// is larger so the copy loop moves big chunks.
 	sniffLen     = 512
 	ingestBuffer = 64 << 10
 	// maxNameBytes bounds the stored display name of a file.
 	maxNameBytes = 255
+	// maxFieldBytes bounds a form field that is not a file. The phone page
+	// sends none; skipping a large one would read it to the end for nothing.
+	maxFieldBytes = 64 << 10
+
+	// A refused upload is answered at once, then at most lingerBytes more
+	// of its body are read (for at most lingerTime) before the connection
+	// closes. Closing with unread bytes makes the kernel send a reset, and
+	// a client that gets a reset while still sending may never read the
+	// answer; reading everything instead would let a 10 GB body cost the
+	// server 10 GB of reading. This is nginx's "lingering close".
+	lingerTime  = 5 * time.Second
+	lingerBytes = 64 << 20
 )
+
+// uploadIdleTimeout ends an upload whose client has sent nothing for this
+// long: a phone that walked out of Wi-Fi range sends no FIN, and its
+// request would otherwise hold a decoding slot and a temporary file until
+// TCP gives up, many minutes later. A variable only so a test can shorten it.
+var uploadIdleTimeout = 2 * time.Minute
 
 // upload takes one or more multipart parts named "file" (DESIGN §3). The
 // body is read as a stream, part by part, and each part is ingested in one
@@ -38,8 +61,7 @@ const (
 func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 	ip := remoteIP(c)
 	if !s.limits.allow(ip) {
-		c.SetConnectionClose()
-		s.writeError(c, newUserError(errTooMany, "Too many attempts with unknown links: wait a minute and scan the QR code again."))
+		s.refuse(c, newUserError(errTooMany, "Too many attempts with unknown links: wait a minute and scan the QR code again."))
 		return
 	}
 	sess, err := s.cat.SessionByToken(ctx, c.Param("token"))
@@ -47,48 +69,83 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		if errors.Is(err, storage.ErrNotFound) {
 			s.limits.fail(ip)
 		}
-		c.SetConnectionClose()
-		s.writeError(c, err)
+		s.refuse(c, err)
 		return
 	}
 	if sess.Images >= s.cfg.MaxImages || sess.Bytes >= s.cfg.MaxSessionBytes {
-		c.SetConnectionClose()
-		s.writeError(c, storage.ErrQuota)
+		s.refuse(c, storage.ErrQuota)
 		return
 	}
-	mediaType, params, err := mime.ParseMediaType(string(c.Request.Header.ContentType()))
-	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
-		c.SetConnectionClose()
-		s.writeError(c, newUserError(errBadRequest, "Send the photos as multipart/form-data, in parts named \"file\"."))
+	boundary, err := multipartBoundary(string(c.Request.Header.ContentType()))
+	if err != nil {
+		s.refuse(c, err)
 		return
 	}
 
+	body := &idleReader{r: c.RequestBodyStream(), conn: c.GetConn(), timeout: uploadIdleTimeout}
+	res, created, err := s.ingestAll(ctx, sess, boundary, body)
+	if err != nil {
+		s.refuse(c, err)
+		return
+	}
+	if !body.atEOF() {
+		// Bytes after the closing boundary: keep-alive would have Hertz read
+		// them all before the next request, however many there are.
+		hangUp(c)
+	}
+	status := http.StatusCreated
+	if created == 0 {
+		status = http.StatusOK // nothing new: every file was already there
+	}
+	writeJSON(c, status, res)
+}
+
+// multipartBoundary checks the request's Content-Type, so a body that is
+// not a form is refused before a byte of it is read.
+func multipartBoundary(contentType string) (string, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
+		return "", newUserError(errBadRequest, "Send the photos as multipart/form-data, in parts named \"file\".")
+	}
+	return params["boundary"], nil
+}
+
+// ingestAll reads a multipart body and ingests every part named "file", in
+// order. Each part becomes an image or leaves nothing; the parts before a
+// failed one stay (DESIGN §9). It returns what was stored, how many images
+// are new, and the first error. It is the whole upload path short of HTTP,
+// which is what the fuzz test drives.
+func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader) (api.UploadResult, int, error) {
 	var res api.UploadResult
 	created := 0
-	mr := multipart.NewReader(c.RequestBodyStream(), params["boundary"])
+	mr := multipart.NewReader(body, boundary)
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			c.SetConnectionClose()
-			s.writeError(c, newUserError(errBadRequest, "The upload was cut off or malformed: %v", err))
-			return
+			return res, created, bodyError(err)
 		}
 		if part.FormName() != "file" {
-			part.Close()
+			// Read through it here, bounded, rather than let NextPart
+			// discard a field of any size.
+			n, err := io.Copy(io.Discard, io.LimitReader(part, maxFieldBytes+1))
+			if err != nil {
+				return res, created, bodyError(err)
+			}
+			if n > maxFieldBytes {
+				return res, created, newUserError(errBadRequest, "Only files named \"file\" can be sent here.")
+			}
 			continue
 		}
+		// On error the part is not closed: Close would read the rest of a
+		// part that may be gigabytes long before the client hears why.
 		img, dup, err := s.ingest(ctx, sess, part)
-		part.Close()
 		if err != nil {
-			// The rest of the body is not read, so the connection cannot be
-			// reused; closing it is what keeps a client from hanging.
-			c.SetConnectionClose()
-			s.writeError(c, err)
-			return
+			return res, created, err
 		}
+		part.Close()
 		img.URL, img.ThumbURL = "", ""
 		res.Images = append(res.Images, img)
 		if dup {
@@ -100,14 +157,84 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		}
 	}
 	if len(res.Images) == 0 {
-		s.writeError(c, newUserError(errBadRequest, "No part named \"file\" was sent."))
-		return
+		return res, created, newUserError(errBadRequest, "No part named \"file\" was sent.")
 	}
-	status := http.StatusCreated
-	if created == 0 {
-		status = http.StatusOK // nothing new: every file was already there
+	return res, created, nil
+}
+
+// bodyError tells a body that broke off (the phone lost its connection;
+// worth sending again) from one that was never a well-formed form. The
+// parser's own words stay out of the message: they quote the client's
+// bytes and mean nothing to the person holding the phone.
+func bodyError(err error) error {
+	var ne net.Error
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCutOff) || errors.As(err, &ne) {
+		return fmt.Errorf("%w (%v)", errCutOff, err)
 	}
-	writeJSON(c, status, res)
+	return fmt.Errorf("%w (%v)", errMalformed, err)
+}
+
+// errMalformed is a body that is not the multipart form it claims to be.
+var errMalformed = newUserError(errBadRequest, "The upload was not understood: send the photos as multipart/form-data, in parts named \"file\".")
+
+// refuse answers a failed upload with err and closes the connection: the
+// rest of the body, if any, is not worth reading.
+func (s *Server) refuse(c *app.RequestContext, err error) {
+	hangUp(c)
+	s.writeError(c, err)
+}
+
+// hangUp makes the connection close once the answer is sent, after a
+// bounded linger (see lingerTime). Dropping the body stream is what stops
+// Hertz from reading the whole rest of the body itself before closing.
+func hangUp(c *app.RequestContext) {
+	c.SetConnectionClose()
+	c.Request.ResetBody()
+	c.Hijack(linger)
+}
+
+// linger runs after the answer has been flushed: it reads and discards what
+// the client is still sending, within bounds, so that the client reads the
+// answer before the close rather than a reset. Hertz closes conn after.
+func linger(conn network.Conn) {
+	_ = conn.SetReadTimeout(lingerTime)
+	_, _ = io.CopyN(io.Discard, conn, lingerBytes)
+}
+
+// idleReader is the request body with a deadline that moves with every
+// read: a slow upload is fine, a silent one is not (uploadIdleTimeout).
+type idleReader struct {
+	r       io.Reader
+	conn    interface{ SetReadTimeout(time.Duration) error }
+	timeout time.Duration
+	eof     bool
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if r.conn != nil {
+		_ = r.conn.SetReadTimeout(r.timeout)
+	}
+	n, err := r.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		r.eof = true
+	}
+	return n, err
+}
+
+// atEOF reports whether the body has been read to its end, reading at most
+// a few bytes (the CRLF a client may put after the closing boundary) to
+// find out.
+func (r *idleReader) atEOF() bool {
+	var buf [64]byte
+	for range 4 {
+		if r.eof {
+			return true
+		}
+		if _, err := r.Read(buf[:]); err != nil {
+			return errors.Is(err, io.EOF)
+		}
+	}
+	return r.eof
 }
 
 // ingest stores one part as an image, or nothing at all. It returns the

@@ -1,14 +1,19 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"qrsync/api"
 )
@@ -127,4 +132,156 @@ func TestUploadSeveralParts(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || len(res.Images) != 2 {
 		t.Fatalf("%d %s", resp.StatusCode, out)
 	}
+}
+
+// A file over --max-file-size is refused while it streams: a real client
+// still sending gets the 413 answer, not a reset or a hang, and nothing is
+// kept.
+func TestOversizeAnsweredWhileSending(t *testing.T) {
+	a := startApp(t, Config{MaxFileSize: 1 << 20})
+	s := a.newSession()
+	head := smallPNG(t, 16, 16)
+	start := time.Now()
+	status, body := streamUpload(t, a.base+uploadPath(s), "huge.png", head, 40<<20, 1)
+	if status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d %s, want 413", status, body)
+	}
+	var e api.ErrorBody
+	mustJSON(t, body, &e)
+	if e.Error.Code != api.CodeTooLarge || !strings.Contains(e.Error.Message, "1 MiB") {
+		t.Fatalf("error body %s", body)
+	}
+	t.Logf("413 after %v", time.Since(start).Round(time.Millisecond))
+	if files := a.blobFiles(); len(files) != 0 {
+		t.Fatalf("left behind: %v", files)
+	}
+	waitHealthy(t, a.base)
+}
+
+// A body that never ends is answered, read for a bounded while, and then
+// the connection is closed: a client cannot make the server read forever.
+func TestEndlessBodyIsCutOff(t *testing.T) {
+	a := startApp(t, Config{MaxFileSize: 1 << 20})
+	s := a.newSession()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	sent := make(chan int64, 1)
+	go func() {
+		var n int64
+		w, err := mw.CreateFormFile("file", "endless.png")
+		if err == nil {
+			_, err = w.Write(smallPNG(t, 16, 16))
+		}
+		if err == nil {
+			n, err = io.Copy(w, newFiller(7)) // ends only when the server hangs up
+		}
+		pw.CloseWithError(err)
+		sent <- n
+	}()
+	req, _ := http.NewRequest(http.MethodPost, a.base+uploadPath(s), pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("no answer to an endless body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d %s, want 413", resp.StatusCode, body)
+	}
+	answered := time.Since(start)
+	select {
+	case n := <-sent:
+		t.Logf("answered after %v; connection closed after %v and %s sent",
+			answered.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), mib(n))
+		// The limit, what lingering reads, and what socket buffers hold.
+		if max := int64(1<<20 + lingerBytes + 32<<20); n > max {
+			t.Errorf("server read %s of an endless body, want at most %s", mib(n), mib(max))
+		}
+	case <-time.After(lingerTime + 20*time.Second):
+		t.Fatal("the server never closed the connection of an endless body")
+	}
+	if files := a.blobFiles(); len(files) != 0 {
+		t.Fatalf("left behind: %v", files)
+	}
+	waitHealthy(t, a.base)
+}
+
+// A client that keeps sending whatever the server says (the Go client
+// above stops by itself once answered) still gets the answer first, and
+// the server stops reading after lingerBytes or lingerTime and hangs up.
+func TestRefusedBodyLingerIsBounded(t *testing.T) {
+	a := startApp(t, Config{MaxFileSize: 1 << 20})
+	s := a.newSession()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const boundary = "b0undary"
+	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n" +
+		"Content-Type: image/png\r\n\r\n"
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
+		uploadPath(s), boundary, int64(1)<<40, head)
+	conn.Write(smallPNG(t, 16, 16))
+
+	sent := make(chan int64, 1)
+	start := time.Now()
+	go func() {
+		n, _ := io.Copy(conn, newFiller(3)) // until the server hangs up
+		sent <- n
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer while sending: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Fatalf("got %d (close %v) %s, want 413 and Connection: close", resp.StatusCode, resp.Close, body)
+	}
+	select {
+	case n := <-sent:
+		d := time.Since(start)
+		t.Logf("server hung up after %v and %s", d.Round(time.Millisecond), mib(n))
+		if max := int64(1<<20 + lingerBytes + 32<<20); n > max {
+			t.Errorf("server read %s, want at most %s", mib(n), mib(max))
+		}
+	case <-time.After(lingerTime + 20*time.Second):
+		t.Fatal("the server kept reading a refused body")
+	}
+	waitHealthy(t, a.base)
+}
+
+// An upload whose client goes silent half-way (a phone out of Wi-Fi range
+// sends no FIN) is given up after uploadIdleTimeout, leaving nothing.
+func TestSilentUploadTimesOut(t *testing.T) {
+	defer func(d time.Duration) { uploadIdleTimeout = d }(uploadIdleTimeout)
+	uploadIdleTimeout = 700 * time.Millisecond
+	a := startApp(t, Config{})
+	s := a.newSession()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := rawMultipart(filePart("IMG_9.jpg", readFile(t, testdata+"orientation/Landscape_8.jpg")))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", uploadPath(s), hostileType, len(body))
+	conn.Write(body[:len(body)/2])
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a silent upload: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	var e api.ErrorBody
+	mustJSON(t, b, &e)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Error.Message, "cut off") {
+		t.Fatalf("got %d %s, want 400 cut off", resp.StatusCode, b)
+	}
+	if d := time.Since(start); d < uploadIdleTimeout/2 {
+		t.Fatalf("answered after %v, before the client was silent for %v", d, uploadIdleTimeout)
+	}
+	waitFor(t, "the upload's files to go", func() bool { return len(a.blobFiles()) == 0 && len(tempFiles(a)) == 0 })
 }

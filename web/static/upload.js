@@ -16,7 +16,7 @@
   var form = $("form"), filesInput = $("files"), cameraInput = $("camera");
   var notice = $("notice"), list = $("list"), overall = $("overall");
   var summary = $("summary"), speedEl = $("speed"), overallBar = $("overall-progress");
-  var retryAll = $("retry-all");
+  var retryAll = $("retry-all"), hint = $("hint");
 
   var m = /\/u\/([^\/?#]+)/.exec(location.pathname);
   var token = m ? decodeURIComponent(m[1]) : "";
@@ -74,6 +74,7 @@
       items.push(newItem(f));
     }
     overall.hidden = false;
+    hint.hidden = true;
     pump();
     refresh();
   }
@@ -112,6 +113,9 @@
     var preview = el("img", "preview");
     preview.alt = "";
     preview.decoding = "async";
+    // Fifty 12 MP photos decoded at once can take a phone's tab down:
+    // only rows on screen decode their preview.
+    preview.loading = "lazy";
     var url = URL.createObjectURL(file);
     var revoke = function () { URL.revokeObjectURL(url); };
     preview.addEventListener("load", revoke);
@@ -252,6 +256,7 @@
     expired = true;
     say(EXPIRED_TEXT);
     document.body.classList.add("expired");
+    hint.hidden = true;
     filesInput.disabled = true;
     cameraInput.disabled = true;
     items.forEach(function (it) {
