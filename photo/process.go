@@ -16,9 +16,10 @@ import (
 
 // Defaults for Options, and the bounds that keep hostile input cheap.
 const (
-	// DefaultMaxPixels is the pixel limit (DESIGN §7: 100 megapixels): a
-	// decoded image costs 3-8 bytes per pixel, so this bounds one decode to
-	// well under a GiB however small the file is.
+	// DefaultMaxPixels is the pixel limit (DESIGN §7: 100 megapixels). It
+	// also sets the memory one decode may use, 4 bytes per allowed pixel
+	// (see decodeCost), so one decode stays under 400 MB however small
+	// the file is.
 	DefaultMaxPixels = 100_000_000
 	// DefaultThumbSize is the thumbnail's long side (DESIGN §3: 400 px).
 	DefaultThumbSize = 400
@@ -46,7 +47,9 @@ const readBufferSize = 64 << 10
 // are a programming error and make Process fail.
 type Options struct {
 	// MaxPixels is the largest width*height accepted, checked from the
-	// header before anything is decoded. 0 means DefaultMaxPixels.
+	// header before anything is decoded; a decode may also use at most 4
+	// bytes per allowed pixel, so a 16-bit RGBA PNG is accepted up to half
+	// the limit. 0 means DefaultMaxPixels.
 	MaxPixels int64
 	// ThumbSize is the thumbnail's long side in pixels; smaller images are
 	// never enlarged. 0 means DefaultThumbSize; at most MaxThumbSize.
@@ -157,6 +160,10 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	if px := int64(w) * int64(h); px > opt.MaxPixels {
 		return Info{}, errorf(ErrTooManyPixels, "%dx%d is %s pixels, the limit is %s",
 			w, h, pixels(px), pixels(opt.MaxPixels))
+	}
+	if cost, budget := decodeCost(format, cfg, rec.buf), opt.MaxPixels*bytesPerAllowedPixel; cost > budget {
+		return Info{}, errorf(ErrTooManyPixels, "%dx%d needs %d MiB to decode, the limit is %d MiB",
+			w, h, cost>>20, budget>>20)
 	}
 
 	// Replay what DecodeConfig consumed, then go on with the live stream.
