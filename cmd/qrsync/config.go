@@ -65,7 +65,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.Blob, "blob", "", "blob store URL (default: files under --data)")
 	fs.StringVar(&c.Catalog, "catalog", "", "catalog URL (default: bbolt under --data)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: qrsync [serve] [flags]\n\nEvery flag also reads %s<NAME>, e.g. %s.\n\n", envPrefix, envName("max-file-size"))
+		fmt.Fprintf(stderr, "Usage: qrsync [serve] [flags]\n       qrsync watch [--delete] [--quiet] <session-url> <dir>  (qrsync watch -h says more)\n\nEvery serve flag also reads %s<NAME>, e.g. %s.\n\n", envPrefix, envName("max-file-size"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

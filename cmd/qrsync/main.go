@@ -36,6 +36,9 @@ func main() {
 
 // run dispatches the subcommand; `qrsync` alone is `qrsync serve`.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "watch" {
+		return runWatch(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}

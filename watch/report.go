@@ -1,0 +1,122 @@
+package watch
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+
+	"qrsync/api"
+	"qrsync/eventsource"
+)
+
+// ReportKind says what a Report is about.
+type ReportKind int
+
+// The kinds of Report, in roughly the order a run meets them.
+const (
+	// ReportState: the connection state changed (State); Err says why it
+	// dropped when State is reconnecting. The end of Run is not reported
+	// here: ReportEnded or Run's error says it.
+	ReportState ReportKind = iota + 1
+	// ReportSynced: a snapshot was applied; the folder holds Count images
+	// of the session.
+	ReportSynced
+	// ReportImage: an image event arrived (Image), before anything is
+	// fetched: the order of these is the order of the stream. Not printed.
+	ReportImage
+	// ReportSaved: Image was downloaded to File.
+	ReportSaved
+	// ReportFound: File, already in the folder, holds exactly Image's
+	// bytes and was taken as its copy instead of downloading it again.
+	ReportFound
+	// ReportRetry: fetching Image failed (Err) and will be tried again.
+	ReportRetry
+	// ReportSkipped: Image was removed from the server before it could be
+	// fetched.
+	ReportSkipped
+	// ReportDeleted: File was deleted because its image was removed from
+	// the session (only with Config.Delete).
+	ReportDeleted
+	// ReportKept: File's image was removed from the session but the file
+	// stays: Config.Delete is off, or (Err set) the file changed since it
+	// was downloaded or could not be deleted.
+	ReportKept
+	// ReportProblem: something was wrong but the watch goes on (Err), such
+	// as an event whose data could not be read.
+	ReportProblem
+	// ReportEnded: the session is over; Run is about to return nil.
+	ReportEnded
+)
+
+// Report is one thing a watcher did or saw, handed to Config.Report on the
+// watcher's goroutine, in order.
+type Report struct {
+	Kind ReportKind
+	// State is the new connection state (ReportState).
+	State eventsource.State
+	// Image is the image concerned, when there is one.
+	Image api.Image
+	// File is the file concerned, relative to the folder.
+	File string
+	// Count is the number of images in the session (ReportSynced).
+	Count int
+	// Err says what went wrong, when something did.
+	Err error
+}
+
+// String is the report as one line for a person, as `qrsync watch` prints
+// it, or "" for reports that are not meant to be shown (ReportImage).
+func (r Report) String() string {
+	switch r.Kind {
+	case ReportState:
+		if r.State == eventsource.StateReconnecting && r.Err != nil {
+			return "reconnecting: " + r.Err.Error()
+		}
+		return r.State.String()
+	case ReportSynced:
+		if r.Count == 1 {
+			return "in sync: 1 photo"
+		}
+		return "in sync: " + strconv.Itoa(r.Count) + " photos"
+	case ReportSaved:
+		return "saved " + display(r.File)
+	case ReportFound:
+		return "found " + display(r.File) + " (already here)"
+	case ReportRetry:
+		return "retrying " + display(r.Image.Name) + ": " + errText(r.Err)
+	case ReportSkipped:
+		if r.Err != nil {
+			return "skipped " + display(r.Image.Name) + ": " + r.Err.Error()
+		}
+		return "skipped " + display(r.Image.Name) + ": no longer on the server"
+	case ReportDeleted:
+		return "deleted " + display(r.File) + " (removed from the session)"
+	case ReportKept:
+		if r.Err != nil {
+			return "kept " + display(r.File) + ": removed from the session, but " + r.Err.Error()
+		}
+		return "kept " + display(r.File) + " (removed from the session)"
+	case ReportProblem:
+		return "warning: " + errText(r.Err)
+	case ReportEnded:
+		return "the session has ended"
+	}
+	return ""
+}
+
+// display shows a name as is when it is plain text, and quoted with escapes
+// otherwise: an image's name comes from the phone, and a terminal must not
+// be handed its control sequences (or text that hides how it reads).
+func display(name string) string {
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || isInvisible(r) }) < 0 {
+		return name
+	}
+	return strconv.QuoteToGraphic(name)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
