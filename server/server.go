@@ -159,9 +159,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// (TestMemoryBoundedParallelUploads). Hertz's docs advise go net
 		// with streaming for bodies over 1 MB.
 		server.WithTransport(standard.NewTransporter),
-		// A stream's context ends when its viewer leaves, so its handler
-		// and goroutines end with it.
-		server.WithSenseClientDisconnection(true),
+		// Disconnection sensing is off on purpose: on Go's net transport it
+		// races in Hertz v0.10.4 (see watchViewer), which does the same job
+		// for streams, the only handlers that wait on their viewer. Uploads
+		// notice a vanished phone by their body read failing.
+		server.WithSenseClientDisconnection(false),
 		// Uploads are read as a stream: Hertz prefetches at most 8 KiB and
 		// never buffers or pre-parses the body; --max-file-size is enforced
 		// by the upload handler itself, per file.

@@ -45,8 +45,10 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	w := sse.NewWriter(c)
 	defer w.Close()
 
-	// The stream ends when its viewer leaves (Hertz cancels ctx) and when
-	// the server shuts down, so that clients reconnect to the next one.
+	// The stream ends when its viewer leaves and when the server shuts
+	// down, so that clients reconnect to the next one.
+	ctx, stopWatching := watchViewer(ctx, c.GetConn())
+	defer stopWatching()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.life, cancel)()
@@ -57,6 +59,40 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	}
 	if err := st.run(ctx, last); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Debug("stream ended", "err", err)
+	}
+}
+
+// viewerConn is the part of a Hertz connection watchViewer needs.
+type viewerConn interface {
+	Peek(n int) ([]byte, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// watchViewer returns a context that ends when the viewer's connection
+// closes, and a stop function that must run before the handler returns.
+//
+// Hertz's WithSenseClientDisconnection does the same, but in v0.10.4 on
+// Go's net transport it races: when writing a response fails (the viewer
+// left mid-write) the server releases the connection's read buffers
+// without first stopping its detector, which is still reading them. Here
+// stop aborts the blocking read and waits for it to return, so the
+// buffers are never touched once the handler is done. A stream request
+// has no body and browsers do not pipeline, so the read returns only
+// when the viewer goes away (or, harmlessly, if it does pipeline).
+func watchViewer(ctx context.Context, conn viewerConn) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		if _, err := conn.Peek(1); err != nil {
+			cancel()
+		}
+	}()
+	return ctx, func() {
+		conn.SetReadDeadline(time.Unix(1, 0)) // in the past: the read returns now
+		<-done
+		cancel()
 	}
 }
 

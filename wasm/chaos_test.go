@@ -17,7 +17,6 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -143,10 +142,7 @@ func (v *chaosView) len() int {
 func TestChaosGallery(t *testing.T) {
 	start := time.Now()
 	app := apptest.Start(t, server.Config{Retry: 50 * time.Millisecond})
-	// The server's side is spared the cuts: cut mid-answer, it races
-	// (Hertz v0.10.4 with WithSenseClientDisconnection; see the watch
-	// package's chaos tests). QRSYNC_CHAOS_HARD=1 cuts both sides.
-	proxy := chaosproxy.Start(t, app.Addr, chaosproxy.Config{SpareTarget: os.Getenv("QRSYNC_CHAOS_HARD") == ""})
+	proxy := chaosproxy.Start(t, app.Addr, chaosproxy.Config{})
 	s := app.NewSession()
 
 	// A transport of its own, closed at the end, so no connection of this

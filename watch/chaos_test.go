@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -23,15 +22,10 @@ const chaosPhotos = 200
 // few seconds, the margin is for a loaded machine under -race.
 const chaosTimeout = 90 * time.Second
 
-// chaosConfig is the proxy of the chaos tests: default lifetimes, and the
-// server spared the cuts (the watcher's side is cut, the server's side is
-// closed in order). Cutting the server's side too makes the server race
-// under -race: Hertz v0.10.4 with WithSenseClientDisconnection releases a
-// connection's buffers while its disconnection probe still reads them when
-// writing a response fails. QRSYNC_CHAOS_HARD=1 cuts both sides, to
-// reproduce that.
+// chaosConfig is the proxy of the chaos tests: default lifetimes, every
+// cut hitting both sides, so the server's failed writes are exercised too.
 func chaosConfig() chaosproxy.Config {
-	return chaosproxy.Config{SpareTarget: os.Getenv("QRSYNC_CHAOS_HARD") == ""}
+	return chaosproxy.Config{}
 }
 
 // TestChaos mirrors a session through a proxy that cuts every connection

@@ -44,10 +44,6 @@ const loopback = "127.0.0.1"
 // copyBufSize is the size of each direction's copy buffer.
 const copyBufSize = 16 << 10
 
-// spareGrace is how long, with SpareTarget, the target may take to finish
-// after a cut before its side is closed anyway.
-const spareGrace = 2 * time.Second
-
 // Config tunes a Proxy; the zero value uses the defaults above.
 type Config struct {
 	// MinLife and MaxLife bound the lifetime of each connection, drawn
@@ -61,12 +57,6 @@ type Config struct {
 	// MaxConns bounds the connections held at once; 0 means
 	// DefaultMaxConns.
 	MaxConns int
-	// SpareTarget makes every cut hit the client only: the client's side
-	// is closed (or reset) as usual, but the target's side is half-closed
-	// and drained, so the target sees an orderly end of its request and
-	// never a failed write. Use it when the target cannot yet survive a
-	// reset mid-answer and the test is about the client.
-	SpareTarget bool
 }
 
 // Mode says how a paused proxy treats connections.
@@ -138,15 +128,11 @@ func Start(t testing.TB, target string, cfg Config) *Proxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	spare := ""
-	if cfg.SpareTarget {
-		spare = ", target spared"
-	}
 	life := fmt.Sprintf("lifetimes %v–%v", p.cfg.MinLife, p.cfg.MaxLife)
 	if p.cfg.MaxLife < 0 {
 		life = "never cut"
 	}
-	t.Logf("chaosproxy %s → %s: %s, seed %d%s", p.Addr(), target, life, p.cfg.Seed, spare)
+	t.Logf("chaosproxy %s → %s: %s, seed %d", p.Addr(), target, life, p.cfg.Seed)
 	return p
 }
 
@@ -372,25 +358,12 @@ type conn struct {
 	done     chan struct{} // closed once cut
 	once     sync.Once
 	halves   atomic.Int32 // copies that met end-of-stream
-	upDone   atomic.Bool  // the copy from the target has stopped reading
 }
 
 // pipe copies src to dst until either side fails or the connection is cut.
-// While the proxy drops, what it has read waits here, unsent. The copy from
-// the target is the only reader of the target's side; with SpareTarget it
-// goes on reading (and discarding) after a cut until the target is done,
-// and then closes that side.
+// While the proxy drops, what it has read waits here, unsent.
 func (c *conn) pipe(dst, src net.Conn) {
 	defer c.p.wg.Done()
-	fromTarget := src == c.up
-	if fromTarget {
-		defer func() {
-			c.upDone.Store(true)
-			if c.isCut() {
-				c.up.Close()
-			}
-		}()
-	}
 	buf := make([]byte, copyBufSize)
 	for {
 		n, err := src.Read(buf)
@@ -420,7 +393,7 @@ func (c *conn) pipe(dst, src net.Conn) {
 			c.cut(false)
 			return
 		}
-		if c.isCut() && !fromTarget {
+		if c.isCut() {
 			return
 		}
 	}
@@ -436,12 +409,9 @@ func (c *conn) isCut() bool {
 	}
 }
 
-// cut closes the client's side, with a reset when hard, and reports
-// whether this call was the one that cut it. The target's side is closed
-// the same way, unless SpareTarget is set: then it is only half-closed, so
-// the target reads end-of-stream and can finish its answer into a proxy
-// that still reads, and it is closed once the target is done (or after
-// spareGrace).
+// cut closes both sides, with a reset when hard, and reports whether this
+// call was the one that cut it. The target sees its answer fail mid-write,
+// as a server does when a phone walks out of Wi-Fi range.
 func (c *conn) cut(hard bool) bool {
 	first := false
 	c.once.Do(func() {
@@ -452,18 +422,9 @@ func (c *conn) cut(hard bool) bool {
 		} else {
 			c.down.Close()
 		}
-		switch {
-		case c.p.cfg.SpareTarget:
-			if tc, ok := c.up.(*net.TCPConn); ok {
-				tc.CloseWrite()
-			}
-			c.up.SetReadDeadline(time.Now().Add(spareGrace))
-			if c.upDone.Load() {
-				c.up.Close()
-			}
-		case hard:
+		if hard {
 			reset(c.up)
-		default:
+		} else {
 			c.up.Close()
 		}
 		c.p.mu.Lock()
