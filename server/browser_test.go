@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,22 @@ func TestBrowserPhoneToPC(t *testing.T) {
 	tiles, err := chromedp.Run(pc, chromedp.Evaluate[int](`document.querySelectorAll('#gallery .tile').length`))
 	if err != nil || tiles != 1 {
 		t.Fatalf("PC shows %d tiles (%v), want exactly 1", tiles, err)
+	}
+
+	// The mirror command names this very session, through the phone's base.
+	cmd, err := chromedp.Run(pc, chromedp.Evaluate[string](`document.querySelector('#watch-cmd').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(cmd)
+	if len(f) != 4 || f[0] != "qrsync" || f[1] != "watch" || !strings.HasPrefix(f[2], a.base+"/api/sessions/") {
+		t.Fatalf("watch command %q", cmd)
+	}
+	resp, body := a.do(http.MethodGet, strings.TrimPrefix(f[2], a.base), nil, "")
+	var got api.Session
+	mustJSON(t, body, &got)
+	if resp.StatusCode != http.StatusOK || len(got.Images) != 1 {
+		t.Fatalf("the watch command's session: %d %s", resp.StatusCode, body)
 	}
 
 	// Let the tile's arrival animation settle so the picture shows the

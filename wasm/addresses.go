@@ -116,3 +116,14 @@ func normalizeBase(s string) string {
 func AddressLabel(base string) string {
 	return strings.TrimPrefix(base, "http://")
 }
+
+// WatchCommand is the command that mirrors the session into a folder on
+// another computer, through the same address the phone uses (a LAN
+// address; the PC's own localhost would be useless there).
+func WatchCommand(uploadURL, sessionID string) string {
+	base := BaseOf(uploadURL)
+	if base == "" || sessionID == "" {
+		return ""
+	}
+	return "qrsync watch " + base + "/api/sessions/" + sessionID + " qrsync-photos"
+}

@@ -137,3 +137,21 @@ func TestAddressLabel(t *testing.T) {
 		})
 	}
 }
+
+func TestWatchCommand(t *testing.T) {
+	tests := []struct {
+		upload, id, want string
+	}{
+		{"http://192.168.1.20:8080/u/tok", "sid", "qrsync watch http://192.168.1.20:8080/api/sessions/sid qrsync-photos"},
+		{"https://photos.example/base/u/tok", "sid", "qrsync watch https://photos.example/base/api/sessions/sid qrsync-photos"},
+		{"not a url", "sid", ""},
+		{"http://192.168.1.20:8080/u/tok", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.upload, func(t *testing.T) {
+			if got := WatchCommand(tt.upload, tt.id); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ func main() {
 type app struct {
 	doc, body js.Value
 	status, count, qr, link, copy, addressRow, address,
-	expires, message, retry, empty, gallery js.Value
+	expires, message, retry, empty, gallery, watchCmd js.Value
 
 	mu    sync.Mutex // guards g and tiles: stream and UI callbacks interleave
 	g     *Gallery
@@ -54,7 +54,7 @@ func newApp() *app {
 		link: byID("upload-url"), copy: byID("copy"),
 		addressRow: byID("address-row"), address: byID("address"),
 		expires: byID("expires"), message: byID("message"), retry: byID("retry"),
-		empty: byID("empty"), gallery: byID("gallery"),
+		empty: byID("empty"), gallery: byID("gallery"), watchCmd: byID("watch-cmd"),
 		g: NewGallery(), tiles: map[string]js.Value{},
 	}
 	a.listen(a.retry, "click", false, func(js.Value) {
@@ -199,6 +199,7 @@ func (a *app) showSession() {
 func (a *app) showLink(u string) {
 	a.link.Set("href", u)
 	a.link.Set("textContent", u)
+	a.watchCmd.Set("textContent", WatchCommand(u, a.session.ID))
 }
 
 func (a *app) loadAddresses(ctx context.Context) {
