@@ -8,13 +8,7 @@ package main
 // real server.
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	stdimage "image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -51,33 +45,6 @@ func httpConnector(client *http.Client, eventsURL string) eventsource.Connector 
 		}
 		return &eventsource.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: resp.Body}, nil
 	}
-}
-
-// chaosPhoto makes the i-th test photo, different from every other one.
-func chaosPhoto(t *testing.T, i int) (string, []byte) {
-	t.Helper()
-	img := stdimage.NewRGBA(stdimage.Rect(0, 0, 20, 12))
-	for y := 0; y < 12; y++ {
-		for x := 0; x < 20; x++ {
-			img.Set(x, y, color.RGBA{uint8(i), uint8(i >> 8), uint8(x*12 + y), 255})
-		}
-	}
-	for b := 0; b < 12; b++ {
-		if i&(1<<b) != 0 {
-			img.Set(b, 0, color.RGBA{255, 255, 255, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if i%2 == 0 {
-		if err := png.Encode(&buf, img); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("p%03d.png", i), buf.Bytes()
-	}
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("p%03d.jpg", i), buf.Bytes()
 }
 
 // chaosView is the gallery under test plus what it was asked to do, shared
@@ -192,7 +159,7 @@ func TestChaosGallery(t *testing.T) {
 		case 120:
 			proxy.Pause(chaosproxy.Drop)
 		}
-		name, data := chaosPhoto(t, i)
+		name, data := apptest.Photo(t, i)
 		want = append(want, app.MustUpload(s, name, data).ID)
 		time.Sleep(rand.N(50 * time.Millisecond)) // uneven, over ~5 s: many cuts
 	}

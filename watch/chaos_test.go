@@ -54,7 +54,7 @@ func TestChaos(t *testing.T) {
 		case 120:
 			proxy.Pause(chaosproxy.Drop)
 		}
-		name, data := photo(t, i)
+		name, data := apptest.Photo(t, i)
 		imgs = append(imgs, app.MustUpload(s, name, data))
 		pace()
 	}
@@ -95,7 +95,7 @@ func TestChaosRestart(t *testing.T) {
 	go func() {
 		var r result
 		for i := range chaosPhotos {
-			name, data := photo(t, i)
+			name, data := apptest.Photo(t, i)
 			status, body, err := app.Upload(s, name, data)
 			if err == nil && status != http.StatusCreated {
 				err = fmt.Errorf("upload %s: %d %s", name, status, body)

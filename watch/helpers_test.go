@@ -1,14 +1,8 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,38 +42,6 @@ func newFetcher(t *testing.T) *hertzfetch.Fetcher {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// photo makes the i-th test photo: small, different from every other one,
-// a PNG for even i and a JPEG for odd i.
-func photo(t testing.TB, i int) (name string, data []byte) {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 24; x++ {
-			img.Set(x, y, color.RGBA{uint8(i), uint8(i >> 8), uint8(x*10 + y), 255})
-		}
-	}
-	// One pixel per bit of i, so no two photos can come out the same even
-	// after JPEG's rounding.
-	for b := 0; b < 12; b++ {
-		if i&(1<<b) != 0 {
-			img.Set(b, 0, color.RGBA{255, 255, 255, 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	if i%2 == 0 {
-		name = fmt.Sprintf("photo-%03d.png", i)
-		err = png.Encode(&buf, img)
-	} else {
-		name = fmt.Sprintf("photo-%03d.jpg", i)
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return name, buf.Bytes()
 }
 
 // recorder collects a watcher's reports for a test.

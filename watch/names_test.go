@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
 )
 
 func TestSafeName(t *testing.T) {
@@ -154,7 +155,7 @@ func TestUniqueNames(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "dup.png"), []byte("mine"), 0o600)
 	names := []string{"dup.png", "dup.png", "DUP.png", "sub/dup.png", "dup (2).png"}
 	for i, n := range names {
-		_, data := photo(t, 2*i) // even: PNG
+		_, data := apptest.Photo(t, 2*i) // even: PNG
 		app.MustUpload(s, n, data)
 	}
 	eventually(t, 20*time.Second, "five photos", func() bool { return w.rec.count(ReportSaved) == len(names) })

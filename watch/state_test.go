@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"qrsync/internal/apptest"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -112,7 +114,7 @@ func TestRestartResumes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t)}
 	for i := range 2 {
-		name, data := photo(t, i)
+		name, data := apptest.Photo(t, i)
 		app.MustUpload(s, name, data)
 	}
 	w := startWatcher(t, cfg)
@@ -122,7 +124,7 @@ func TestRestartResumes(t *testing.T) {
 	if saved == "" {
 		t.Fatal("no event id saved")
 	}
-	name, data := photo(t, 2)
+	name, data := apptest.Photo(t, 2)
 	app.MustUpload(s, name, data)
 
 	w = startWatcher(t, cfg)

@@ -12,6 +12,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/eventsource"
+	"qrsync/internal/apptest"
 )
 
 func TestParseSessionURL(t *testing.T) {
@@ -76,9 +77,9 @@ func TestNewValidates(t *testing.T) {
 func TestMirror(t *testing.T) {
 	app := startServer(t)
 	s := app.NewSession()
-	_, a := photo(t, 1)
-	_, b := photo(t, 2)
-	_, c := photo(t, 3)
+	_, a := apptest.Photo(t, 1)
+	_, b := apptest.Photo(t, 2)
+	_, c := apptest.Photo(t, 3)
 	imgs := []api.Image{
 		app.MustUpload(s, "../../etc/passwd.jpg", a),
 		app.MustUpload(s, "same.png", b),
@@ -88,7 +89,7 @@ func TestMirror(t *testing.T) {
 	w := startWatcher(t, Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t)})
 	eventually(t, 20*time.Second, "the first two photos", func() bool { return w.rec.count(ReportSaved) == 2 })
 	// Same name, different bytes: the second gets a number.
-	imgs = append(imgs, app.MustUpload(s, "same.png", func() []byte { _, d := photo(t, 4); return d }()))
+	imgs = append(imgs, app.MustUpload(s, "same.png", func() []byte { _, d := apptest.Photo(t, 4); return d }()))
 	imgs = append(imgs, app.MustUpload(s, "live.jpg", c))
 	eventually(t, 20*time.Second, "the live photos", func() bool { return w.rec.count(ReportSaved) == 4 })
 
@@ -145,7 +146,7 @@ func TestDelete(t *testing.T) {
 	s := app.NewSession()
 	var imgs []api.Image
 	for i := range 3 {
-		name, data := photo(t, i)
+		name, data := apptest.Photo(t, i)
 		imgs = append(imgs, app.MustUpload(s, name, data))
 	}
 	dir := t.TempDir()
@@ -189,7 +190,7 @@ func TestDeleteWhileAway(t *testing.T) {
 	s := app.NewSession()
 	var imgs []api.Image
 	for i := range 2 {
-		name, data := photo(t, i)
+		name, data := apptest.Photo(t, i)
 		imgs = append(imgs, app.MustUpload(s, name, data))
 	}
 	dir := t.TempDir()
@@ -221,7 +222,7 @@ func TestFoundByContent(t *testing.T) {
 	s := app.NewSession()
 	var imgs []api.Image
 	for i := range 3 {
-		name, data := photo(t, i)
+		name, data := apptest.Photo(t, i)
 		imgs = append(imgs, app.MustUpload(s, name, data))
 	}
 	dir := t.TempDir()

@@ -5,9 +5,14 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net"
@@ -184,3 +189,36 @@ func (a *App) MustUpload(s api.Session, name string, data []byte) api.Image {
 
 // String names the app in test logs.
 func (a *App) String() string { return fmt.Sprintf("qrsync at %s (data %s)", a.Base, a.DataDir) }
+
+// Photo makes the i-th test photo: small, different from every other one
+// (so none is folded into another as a duplicate), a PNG for even i and a
+// JPEG for odd i, named photo-NNN with the matching extension.
+func Photo(t testing.TB, i int) (name string, data []byte) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
+	for y := range 16 {
+		for x := range 24 {
+			img.Set(x, y, color.RGBA{uint8(i), uint8(i >> 8), uint8(x*10 + y), 255})
+		}
+	}
+	// One pixel per bit of i, so no two photos come out the same even
+	// after JPEG's rounding.
+	for b := range 12 {
+		if i&(1<<b) != 0 {
+			img.Set(b, 0, color.RGBA{255, 255, 255, 255})
+		}
+	}
+	var buf bytes.Buffer
+	var err error
+	if i%2 == 0 {
+		name = fmt.Sprintf("photo-%03d.png", i)
+		err = png.Encode(&buf, img)
+	} else {
+		name = fmt.Sprintf("photo-%03d.jpg", i)
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name, buf.Bytes()
+}
