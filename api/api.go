@@ -15,7 +15,7 @@ type Session struct {
 	EventsURL string    `json:"eventsUrl"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	// Images is filled only by GET /api/sessions/{id}, oldest first.
-	Images []Image `json:"images,omitempty"`
+	Images []Image `json:"images,omitzero"`
 }
 
 // Image describes one stored photo. Width and Height are as displayed, after

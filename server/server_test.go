@@ -353,3 +353,19 @@ func TestUnknownIDs(t *testing.T) {
 		}
 	}
 }
+
+// A new session's GET answers an empty list, not a missing one; POST
+// answers no list at all (DESIGN §3).
+func TestSessionImagesList(t *testing.T) {
+	a := startApp(t, Config{})
+	resp, body := a.do(http.MethodPost, "/api/sessions", nil, "")
+	if resp.StatusCode != http.StatusCreated || strings.Contains(string(body), `"images"`) {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	var s api.Session
+	mustJSON(t, body, &s)
+	resp, body = a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"images":[]`) {
+		t.Fatalf("GET: %d %s", resp.StatusCode, body)
+	}
+}
