@@ -333,6 +333,9 @@ func (w *Watcher) reconcile(ctx context.Context, images []api.Image) error {
 			return err
 		}
 	}
+	if err := w.save(); err != nil { // the removals above
+		return err
+	}
 	w.report(Report{Kind: ReportSynced, Count: len(images)})
 	return nil
 }
@@ -353,17 +356,24 @@ func (w *Watcher) ensure(ctx context.Context, img api.Image) error {
 		w.dirty = true
 	}
 	name := SafeName(img.Name, img.ContentType)
+	// Each report follows the save, so what it says is already on disk.
 	if file, ok := w.findCopy(img, name); ok {
 		w.record(img.ID, file, img.SHA256)
+		if err := w.save(); err != nil {
+			return err
+		}
 		w.report(Report{Kind: ReportFound, Image: img, File: file})
-		return w.save()
+		return nil
 	}
 	for attempt := 0; ; attempt++ {
 		file, sum, err := w.download(ctx, img, name)
 		if err == nil {
 			w.record(img.ID, file, sum)
+			if err := w.save(); err != nil {
+				return err
+			}
 			w.report(Report{Kind: ReportSaved, Image: img, File: file})
-			return w.save()
+			return nil
 		}
 		var le *localError
 		var se *statusError

@@ -173,11 +173,12 @@ func TestDelete(t *testing.T) {
 	if k := w.rec.of(ReportKept)[0]; k.Err == nil || !exists(edited) {
 		t.Errorf("an edited file was not kept with a reason: %+v", k)
 	}
-	// The state forgot both; the third is still there.
-	st := readState(t, dir).session(sessionKey(s.ID))
-	if len(st.Images) != 1 || st.Images[imgs[2].ID].File == "" {
-		t.Errorf("state after removals: %+v", st.Images)
-	}
+	// The state forgot both; the third is still there. A report comes
+	// just before the state is saved, so wait for the save.
+	eventually(t, 20*time.Second, "the state after removals", func() bool {
+		st := readState(t, dir).session(sessionKey(s.ID))
+		return len(st.Images) == 1 && st.Images[imgs[2].ID].File != ""
+	})
 	if got := photos(t, dir); len(got) != 2 {
 		t.Errorf("files %q, want the edited one and the third", got)
 	}
