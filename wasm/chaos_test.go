@@ -151,14 +151,7 @@ func TestChaosGallery(t *testing.T) {
 
 	var want []string
 	for i := range chaosPhotos {
-		switch i {
-		case 60:
-			proxy.Pause(chaosproxy.Refuse)
-		case 80, 140:
-			proxy.Resume()
-		case 120:
-			proxy.Pause(chaosproxy.Drop)
-		}
+		proxy.Outages(i)
 		name, data := apptest.Photo(t, i)
 		want = append(want, app.MustUpload(s, name, data).ID)
 		time.Sleep(rand.N(50 * time.Millisecond)) // uneven, over ~5 s: many cuts

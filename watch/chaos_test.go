@@ -46,14 +46,7 @@ func TestChaos(t *testing.T) {
 
 	var imgs []api.Image
 	for i := range chaosPhotos {
-		switch i {
-		case 60:
-			proxy.Pause(chaosproxy.Refuse)
-		case 80, 140:
-			proxy.Resume()
-		case 120:
-			proxy.Pause(chaosproxy.Drop)
-		}
+		proxy.Outages(i)
 		name, data := apptest.Photo(t, i)
 		imgs = append(imgs, app.MustUpload(s, name, data))
 		pace()

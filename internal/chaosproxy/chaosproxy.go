@@ -240,6 +240,22 @@ func (p *Proxy) Resume() {
 	close(p.gate)
 }
 
+// Outages plays the outage schedule of the chaos tests, one step at a
+// time: call it before step i of a run of at least 150. At step 60 the
+// proxy starts refusing everything (a server gone away), at 80 it resumes,
+// at 120 it silently holds everything (a dead Wi-Fi link), at 140 it
+// resumes; every other step leaves it as it is.
+func (p *Proxy) Outages(i int) {
+	switch i {
+	case 60:
+		p.Pause(Refuse)
+	case 80, 140:
+		p.Resume()
+	case 120:
+		p.Pause(Drop)
+	}
+}
+
 // Close stops the proxy: it stops accepting, cuts every connection and
 // waits for all of its goroutines. It is safe to call more than once.
 func (p *Proxy) Close() error {
