@@ -52,7 +52,8 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 var deadLinkPage = template.Must(template.New("dead").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>qrsync — link expired</title><link rel="stylesheet" href="/static/upload.css"></head>
+<title>qrsync — link expired</title><link rel="stylesheet" href="/static/theme.css">
+<link rel="stylesheet" href="/static/upload.css"></head>
 <body><main class="dead-link"><h1>This link has expired</h1>
 <p>Scan the QR code on the computer again.</p></main></body></html>
 `))
