@@ -169,11 +169,6 @@ type faultyBlobs struct {
 	err            error
 }
 
-// List keeps the store's optional power visible through the wrapper.
-func (f *faultyBlobs) List(ctx context.Context, prefix string) ([]string, error) {
-	return f.BlobStore.(storage.BlobLister).List(ctx, prefix)
-}
-
 func (f *faultyBlobs) Create(ctx context.Context, key string) (storage.BlobWriter, error) {
 	w, err := f.BlobStore.Create(ctx, key)
 	if err != nil || !f.match(key) {

@@ -22,18 +22,14 @@ const thumbSuffix = ".thumb.jpg"
 // exactly a committed blob not yet in the catalog. Serve calls it before
 // it starts serving. With a blob store that several instances share (S3),
 // another instance's upload can be in that window; such a deployment must
-// start instances one at a time, or not give the store the BlobLister power.
+// start instances one at a time.
 //
 // Blobs are only removed when the catalog says for sure that their image
 // does not exist; any other answer (an ended session, which the sweep
 // removes whole, or a catalog error) keeps them. Keys it does not
-// recognise are left alone. Stores without BlobLister are not reconciled.
+// recognise are left alone.
 func (s *Server) reconcile(ctx context.Context) {
-	lister, ok := s.blobs.(storage.BlobLister)
-	if !ok {
-		return
-	}
-	keys, err := lister.List(ctx, "sessions/")
+	keys, err := s.blobs.List(ctx, "sessions/")
 	if err != nil {
 		s.log.Warn("reconcile: list blobs", "err", err)
 		return

@@ -96,24 +96,15 @@ func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 }
 
 // removeSession deletes the catalog entry first, so nothing can be served
-// from the session any more, then its blobs.
+// from the session any more, then every blob under its prefix: that also
+// catches blobs of uploads that never reached the catalog.
 func (s *Server) removeSession(ctx context.Context, id string) error {
-	images, _, err := s.cat.Images(ctx, id)
-	if err != nil && !errors.Is(err, storage.ErrExpired) && !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("list images of %s: %w", id, err)
-	}
 	if err := s.cat.DeleteSession(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("delete session %s: %w", id, err)
 	}
-	keys := make([]string, 0, 2*len(images))
-	for _, img := range images {
-		keys = append(keys, originalKey(id, img.ID), thumbKey(id, img.ID))
-	}
-	if l, ok := s.blobs.(storage.BlobLister); ok {
-		// Also catches blobs of uploads that never reached the catalog.
-		if more, err := l.List(ctx, sessionPrefix(id)); err == nil {
-			keys = append(keys, more...)
-		}
+	keys, err := s.blobs.List(ctx, sessionPrefix(id))
+	if err != nil {
+		return fmt.Errorf("list blobs of %s: %w", id, err)
 	}
 	if err := s.blobs.Delete(ctx, keys...); err != nil {
 		return fmt.Errorf("delete blobs of %s: %w", id, err)

@@ -62,13 +62,10 @@ type BlobStore interface {
 	Open(ctx context.Context, key string) (Blob, error)
 	// Delete removes the blobs at keys; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
-}
-
-// BlobLister is an optional power of a BlobStore: listing committed keys
-// that start with a plain string prefix (as in S3), so the server can remove
-// blobs left behind by a crash between storing a blob and recording it in
-// the catalog.
-type BlobLister interface {
+	// List returns the committed keys that start with a plain string
+	// prefix (as in S3), sorted. Removing a session lists its prefix: the
+	// catalog no longer names the images of an ended session, and blobs of
+	// an upload cut short by a crash were never in it.
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 

@@ -55,7 +55,7 @@ var ErrInvalidKey = errors.New("fsblob: invalid key")
 // errLocked is what lockFile returns when another store holds the lock.
 var errLocked = errors.New("locked")
 
-// Store is a storage.BlobStore and storage.BlobLister on a directory. It is
+// Store is a storage.BlobStore on a directory. It is
 // safe for concurrent use.
 type Store struct {
 	root *os.Root
@@ -67,11 +67,8 @@ type Store struct {
 	synced sync.Map // dir (slash path) → struct{}
 }
 
-// Compile-time checks that Store provides what the server needs.
-var (
-	_ storage.BlobStore  = (*Store)(nil)
-	_ storage.BlobLister = (*Store)(nil)
-)
+// Store provides what the server needs.
+var _ storage.BlobStore = (*Store)(nil)
 
 // New opens (creating it if needed) the directory dir as a blob store and
 // removes temporary files a crash left behind; they were never visible as

@@ -15,7 +15,6 @@ import (
 
 // TestBlobStore runs the conformance suite for a storage.BlobStore. open
 // returns a handle on the store under test; it is called once per subtest.
-// The listing subtests run only if the store is also a storage.BlobLister.
 func TestBlobStore(t *testing.T, open func(t *testing.T) storage.BlobStore) {
 	tests := []struct {
 		name string
@@ -92,18 +91,14 @@ func wantNotFound(t *testing.T, s storage.BlobStore, key string) {
 	}
 }
 
-// listed returns the keys under prefix, or ok=false if s cannot list.
-func listed(t *testing.T, s storage.BlobStore, prefix string) (keys []string, ok bool) {
+// listed returns the keys under prefix.
+func listed(t *testing.T, s storage.BlobStore, prefix string) []string {
 	t.Helper()
-	l, ok := s.(storage.BlobLister)
-	if !ok {
-		return nil, false
-	}
-	keys, err := l.List(testContext(t), prefix)
+	keys, err := s.List(testContext(t), prefix)
 	if err != nil {
 		t.Fatalf("List(%q): %v", prefix, err)
 	}
-	return keys, true
+	return keys
 }
 
 func randomBytes(r *rand.ChaCha8, n int) []byte {
@@ -176,14 +171,14 @@ func testBlobInvisibleBeforeCommit(t *testing.T, s storage.BlobStore) {
 		t.Fatal(err)
 	}
 	wantNotFound(t, s, key)
-	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+	if keys := listed(t, s, sessionKey(session, "")); len(keys) != 0 {
 		t.Errorf("List before Commit = %q, want nothing", keys)
 	}
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	readBlob(t, s, key, []byte("not yet"))
-	if keys, ok := listed(t, s, sessionKey(session, "")); ok && !slices.Equal(keys, []string{key}) {
+	if keys := listed(t, s, sessionKey(session, "")); !slices.Equal(keys, []string{key}) {
 		t.Errorf("List after Commit = %q, want [%q]", keys, key)
 	}
 }
@@ -205,7 +200,7 @@ func testBlobAbort(t *testing.T, s storage.BlobStore) {
 		t.Fatalf("second Abort: %v", err)
 	}
 	wantNotFound(t, s, key)
-	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+	if keys := listed(t, s, sessionKey(session, "")); len(keys) != 0 {
 		t.Errorf("List after Abort = %q, want nothing", keys)
 	}
 }
@@ -255,7 +250,7 @@ func testBlobDelete(t *testing.T, s storage.BlobStore) {
 		t.Fatal(err)
 	}
 	wantNotFound(t, s, other)
-	if keys, ok := listed(t, s, sessionKey(session, "")); ok && len(keys) != 0 {
+	if keys := listed(t, s, sessionKey(session, "")); len(keys) != 0 {
 		t.Errorf("List after deleting everything = %q, want nothing", keys)
 	}
 	// The key can be used again.
@@ -341,9 +336,6 @@ func testBlobConcurrentWriters(t *testing.T, s storage.BlobStore) {
 }
 
 func testBlobList(t *testing.T, s storage.BlobStore) {
-	if _, ok := s.(storage.BlobLister); !ok {
-		t.Skip("the store is not a storage.BlobLister")
-	}
 	session := randomID()
 	a, aThumb, b := sessionKey(session, "a"), sessionKey(session, "a.thumb.jpg"), sessionKey(session, "b")
 	// Same leading characters, another session: a string prefix with a
@@ -374,14 +366,14 @@ func testBlobList(t *testing.T, s storage.BlobStore) {
 		{sessionKey(randomID(), ""), []string{}},
 	}
 	for _, tt := range tests {
-		keys, _ := listed(t, s, tt.prefix)
+		keys := listed(t, s, tt.prefix)
 		if !slices.Equal(keys, tt.want) {
 			t.Errorf("List(%q) = %q, want %q", tt.prefix, keys, tt.want)
 		}
 	}
 
 	// Everything listed under "sessions/" is sorted, whatever else is there.
-	all, _ := listed(t, s, "sessions/")
+	all := listed(t, s, "sessions/")
 	if !slices.IsSorted(all) {
 		t.Errorf("List(%q) is not sorted", "sessions/")
 	}
@@ -394,7 +386,7 @@ func testBlobList(t *testing.T, s storage.BlobStore) {
 	if err := s.Delete(testContext(t), aThumb); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := listed(t, s, sessionKey(session, "")); !slices.Equal(keys, []string{a, b}) {
+	if keys := listed(t, s, sessionKey(session, "")); !slices.Equal(keys, []string{a, b}) {
 		t.Errorf("List after Delete = %q, want %q", keys, []string{a, b})
 	}
 }
