@@ -277,7 +277,7 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 			break
 		}
 		w.report(Report{Kind: ReportImage, Image: img})
-		err = w.ensure(ctx, img)
+		err = w.ensure(ctx, img, ev.ID)
 	case api.EventRemoved:
 		var r api.Removed
 		if jerr := json.Unmarshal([]byte(ev.Data), &r); jerr != nil || r.ID == "" {
@@ -329,7 +329,7 @@ func (w *Watcher) reconcile(ctx context.Context, images []api.Image) error {
 		w.removed(id)
 	}
 	for _, img := range images {
-		if err := w.ensure(ctx, img); err != nil {
+		if err := w.ensure(ctx, img, ""); err != nil {
 			return err
 		}
 	}
@@ -343,8 +343,10 @@ func (w *Watcher) reconcile(ctx context.Context, images []api.Image) error {
 // ensure makes sure img has a file: nothing to do if it has one; a file
 // already in the folder with exactly its bytes is taken as its copy;
 // otherwise it is downloaded, retrying network failures until it works,
-// the image turns out to be gone, or ctx ends.
-func (w *Watcher) ensure(ctx context.Context, img api.Image) error {
+// the image turns out to be gone, or ctx ends. A non-empty eventID is the
+// id of the event that announced img alone: it is saved together with the
+// file, so one state write covers both and no write trails the report.
+func (w *Watcher) ensure(ctx context.Context, img api.Image, eventID string) error {
 	if img.ID == "" {
 		return nil
 	}
@@ -358,7 +360,7 @@ func (w *Watcher) ensure(ctx context.Context, img api.Image) error {
 	name := SafeName(img.Name, img.ContentType)
 	// Each report follows the save, so what it says is already on disk.
 	if file, ok := w.findCopy(img, name); ok {
-		w.record(img.ID, file, img.SHA256)
+		w.record(img.ID, file, img.SHA256, eventID)
 		if err := w.save(); err != nil {
 			return err
 		}
@@ -368,7 +370,7 @@ func (w *Watcher) ensure(ctx context.Context, img api.Image) error {
 	for attempt := 0; ; attempt++ {
 		file, sum, err := w.download(ctx, img, name)
 		if err == nil {
-			w.record(img.ID, file, sum)
+			w.record(img.ID, file, sum, eventID)
 			if err := w.save(); err != nil {
 				return err
 			}
@@ -398,8 +400,12 @@ func (w *Watcher) ensure(ctx context.Context, img api.Image) error {
 	}
 }
 
-func (w *Watcher) record(imageID, file, sum string) {
+// record notes img's file and, if eventID is set, that its event is done.
+func (w *Watcher) record(imageID, file, sum, eventID string) {
 	w.sess.Images[imageID] = fileEntry{File: file, SHA256: sum}
+	if eventID != "" {
+		w.sess.LastEventID = eventID
+	}
 	w.dirty = true
 }
 
