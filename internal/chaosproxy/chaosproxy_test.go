@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
+	"qrsync/internal/tcptest"
 	"testing"
 	"time"
 )
@@ -13,43 +13,7 @@ import (
 // echoServer answers every line with the same line, on loopback, until the
 // test ends.
 func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return tcptest.Serve(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // roundTrip sends one line and reads it back.

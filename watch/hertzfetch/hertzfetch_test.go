@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"qrsync/internal/apptest"
 	"qrsync/internal/chaosproxy"
+	"qrsync/internal/tcptest"
 	"qrsync/server"
 )
 
@@ -114,55 +114,22 @@ func TestCompleteBody(t *testing.T) {
 // silentServer accepts HTTP requests and answers each with headers, a
 // first chunk, then silence until the test ends: a dead path.
 func silentServer(t *testing.T, headers bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return "http://" + tcptest.Serve(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				if headers {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n: hi\n\n\r\n")
-				}
-				io.Copy(io.Discard, r)
-			}()
+			if line == "\r\n" {
+				break
+			}
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+		if headers {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n: hi\n\n\r\n")
 		}
-		mu.Unlock()
-		wg.Wait()
+		io.Copy(io.Discard, r)
 	})
-	return "http://" + ln.Addr().String()
 }
 
 func TestStall(t *testing.T) {
