@@ -33,6 +33,17 @@ func startServer(t *testing.T) *apptest.App {
 	return apptest.Start(t, server.Config{Retry: testRetry})
 }
 
+// uploadPhotos uploads n distinct photos to s, as a phone would.
+func uploadPhotos(t *testing.T, app *apptest.App, s api.Session, n int) []api.Image {
+	t.Helper()
+	imgs := make([]api.Image, 0, n)
+	for i := range n {
+		name, data := apptest.Photo(t, i)
+		imgs = append(imgs, app.MustUpload(s, name, data))
+	}
+	return imgs
+}
+
 // newFetcher is the Fetcher `qrsync watch` uses.
 func newFetcher(t *testing.T) *hertzfetch.Fetcher {
 	t.Helper()

@@ -113,10 +113,7 @@ func TestRestartResumes(t *testing.T) {
 	s := app.NewSession()
 	dir := t.TempDir()
 	cfg := Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t)}
-	for i := range 2 {
-		name, data := apptest.Photo(t, i)
-		app.MustUpload(s, name, data)
-	}
+	uploadPhotos(t, app, s, 2)
 	w := startWatcher(t, cfg)
 	eventually(t, 20*time.Second, "two photos", func() bool { return w.rec.count(ReportSaved) == 2 })
 	w.stop(t)

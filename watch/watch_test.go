@@ -144,11 +144,7 @@ func TestMirror(t *testing.T) {
 func TestDelete(t *testing.T) {
 	app := startServer(t)
 	s := app.NewSession()
-	var imgs []api.Image
-	for i := range 3 {
-		name, data := apptest.Photo(t, i)
-		imgs = append(imgs, app.MustUpload(s, name, data))
-	}
+	imgs := uploadPhotos(t, app, s, 3)
 	dir := t.TempDir()
 	w := startWatcher(t, Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t), Delete: true})
 	eventually(t, 20*time.Second, "three photos", func() bool { return w.rec.count(ReportSaved) == 3 })
@@ -189,11 +185,7 @@ func TestDelete(t *testing.T) {
 func TestDeleteWhileAway(t *testing.T) {
 	app := startServer(t)
 	s := app.NewSession()
-	var imgs []api.Image
-	for i := range 2 {
-		name, data := apptest.Photo(t, i)
-		imgs = append(imgs, app.MustUpload(s, name, data))
-	}
+	imgs := uploadPhotos(t, app, s, 2)
 	dir := t.TempDir()
 	cfg := Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t), Delete: true}
 	w := startWatcher(t, cfg)
@@ -221,11 +213,7 @@ func TestDeleteWhileAway(t *testing.T) {
 func TestFoundByContent(t *testing.T) {
 	app := startServer(t)
 	s := app.NewSession()
-	var imgs []api.Image
-	for i := range 3 {
-		name, data := apptest.Photo(t, i)
-		imgs = append(imgs, app.MustUpload(s, name, data))
-	}
+	imgs := uploadPhotos(t, app, s, 3)
 	dir := t.TempDir()
 	cfg := Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t)}
 	w := startWatcher(t, cfg)
