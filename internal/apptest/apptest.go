@@ -19,46 +19,72 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"qrsync/api"
+	"qrsync/eventsource"
 	"qrsync/server"
+	"qrsync/storage"
 	"qrsync/storage/boltdb"
 	"qrsync/storage/fsblob"
 )
 
 // App is one running server.
 type App struct {
-	// Base is the server's origin, e.g. http://127.0.0.1:41234.
-	Base string
+	// Client talks to the server; its Base is the server's origin.
+	*Client
 	// Addr is the listen address, for restarting on the same port.
 	Addr string
-	// DataDir holds the blob store and the catalog.
+	// DataDir holds the blob store (blobs/) and the catalog (catalog.db).
 	DataDir string
+	// Server is the server itself, for tests of package server that look
+	// inside it through what its export_test.go exposes.
+	Server *server.Server
 
-	t    testing.TB
 	stop func()
 }
 
 // Start runs a server on a fresh loopback port and a fresh data directory.
 func Start(t testing.TB, cfg server.Config) *App {
 	t.Helper()
-	return StartAt(t, "127.0.0.1:0", t.TempDir(), cfg)
+	return start(t, "127.0.0.1:0", t.TempDir(), cfg, nil, nil)
 }
 
 // StartAt runs a server on addr with data under dataDir, so a test can
-// restart it in place. Stop (or the test's end) shuts it down.
+// restart it in place: StartAt(t, a.Addr, a.DataDir, cfg) after a.Stop().
+// Stop (or the test's end) shuts it down.
 func StartAt(t testing.TB, addr, dataDir string, cfg server.Config) *App {
 	t.Helper()
-	blobs, err := fsblob.New(filepath.Join(dataDir, "blobs"))
+	return start(t, addr, dataDir, cfg, nil, nil)
+}
+
+// StartWrapped is Start with the test's own layer around the blob store or
+// the catalog, to inject faults; a nil wrapper leaves its backend as it is.
+func StartWrapped(t testing.TB, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(storage.Catalog) storage.Catalog) *App {
+	t.Helper()
+	return start(t, "127.0.0.1:0", t.TempDir(), cfg, wrapBlobs, wrapCat)
+}
+
+func start(t testing.TB, addr, dataDir string, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(storage.Catalog) storage.Catalog) *App {
+	t.Helper()
+	fb, err := fsblob.New(filepath.Join(dataDir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := boltdb.Open(filepath.Join(dataDir, "catalog.db"))
+	bc, err := boltdb.Open(filepath.Join(dataDir, "catalog.db"))
 	if err != nil {
-		blobs.Close()
+		fb.Close()
 		t.Fatal(err)
+	}
+	var blobs storage.BlobStore = fb
+	var cat storage.Catalog = bc
+	if wrapBlobs != nil {
+		blobs = wrapBlobs(fb)
+	}
+	if wrapCat != nil {
+		cat = wrapCat(bc)
 	}
 	var ln net.Listener
 	// A port just released by a stopped server may linger briefly.
@@ -83,7 +109,7 @@ func StartAt(t testing.TB, addr, dataDir string, cfg server.Config) *App {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	a := &App{Base: base, Addr: ln.Addr().String(), DataDir: dataDir, t: t}
+	a := &App{Client: NewClient(t, base), Addr: ln.Addr().String(), DataDir: dataDir, Server: srv}
 	stopped := false
 	a.stop = func() {
 		if stopped {
@@ -96,11 +122,11 @@ func StartAt(t testing.TB, addr, dataDir string, cfg server.Config) *App {
 		case <-time.After(10 * time.Second):
 			t.Error("server did not stop within 10s")
 		}
-		cat.Close()
-		blobs.Close()
+		bc.Close()
+		fb.Close()
 	}
 	t.Cleanup(a.stop)
-	a.waitHealthy()
+	WaitHealthy(t, base)
 	return a
 }
 
@@ -108,11 +134,17 @@ func StartAt(t testing.TB, addr, dataDir string, cfg server.Config) *App {
 // to call more than once.
 func (a *App) Stop() { a.stop() }
 
-func (a *App) waitHealthy() {
-	a.t.Helper()
+// String names the app in test logs.
+func (a *App) String() string { return fmt.Sprintf("qrsync at %s (data %s)", a.Base, a.DataDir) }
+
+// WaitHealthy waits up to 10 s for the server at base to answer /healthz,
+// and fails t if it never does: after a test's hostile input it shows the
+// server still serves.
+func WaitHealthy(t testing.TB, base string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(a.Base + "/healthz")
+		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -121,24 +153,70 @@ func (a *App) waitHealthy() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.t.Fatalf("server at %s never became healthy", a.Base)
+	t.Fatalf("server at %s never became healthy", base)
+}
+
+// Client talks to a running server over HTTP, as its pages do. Its
+// methods fail the test on an answer they do not expect, so that a test
+// reads as the requests it makes; Upload and UploadFrom instead report
+// it, so that they can run on any goroutine.
+type Client struct {
+	// Base is the server's origin, e.g. http://127.0.0.1:41234.
+	Base string
+
+	t testing.TB
+}
+
+// NewClient is a Client of the server at base, for a server the test runs
+// some other way (the real binary in a child process, say).
+func NewClient(t testing.TB, base string) *Client { return &Client{Base: base, t: t} }
+
+// Do sends a request for path (under Base) and returns the answer with its
+// body read. Only a failure to get an answer fails the test.
+func (c *Client) Do(method, path string, body io.Reader, contentType string) (*http.Response, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.Base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp, b
+}
+
+// GetJSON decodes the answer to GET path into v; anything but a 200 with
+// JSON fails the test.
+func (c *Client) GetJSON(path string, v any) {
+	c.t.Helper()
+	resp, body := c.Do(http.MethodGet, path, nil, "")
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		c.t.Fatalf("GET %s: %v in %q", path, err, body)
+	}
 }
 
 // NewSession creates a session as the PC page does.
-func (a *App) NewSession() api.Session {
-	a.t.Helper()
-	resp, err := http.Post(a.Base+"/api/sessions", "", nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s api.Session
+func (c *Client) NewSession() api.Session {
+	c.t.Helper()
+	resp, body := c.Do(http.MethodPost, "/api/sessions", nil, "")
 	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		a.t.Fatalf("create session: %d %s", resp.StatusCode, b)
+		c.t.Fatalf("create session: %d %s", resp.StatusCode, body)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		a.t.Fatal(err)
+	var s api.Session
+	if err := json.Unmarshal(body, &s); err != nil {
+		c.t.Fatalf("create session: %v in %q", err, body)
 	}
 	return s
 }
@@ -151,20 +229,26 @@ func UploadPath(s api.Session) string {
 
 // Upload sends one file as the phone page does and returns the status and
 // the answer. It is safe for concurrent use.
-func (a *App) Upload(s api.Session, name string, data []byte) (int, []byte, error) {
+func (c *Client) Upload(s api.Session, name string, data []byte) (int, []byte, error) {
+	return c.UploadFrom(s, name, bytes.NewReader(data))
+}
+
+// UploadFrom is Upload of a file read from r as it is sent, so that a test
+// can send more than it could hold.
+func (c *Client) UploadFrom(s api.Session, name string, r io.Reader) (int, []byte, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
 		w, err := mw.CreateFormFile("file", name)
 		if err == nil {
-			_, err = w.Write(data)
+			_, err = io.Copy(w, r)
 		}
 		if err == nil {
 			err = mw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
-	resp, err := http.Post(a.Base+UploadPath(s), mw.FormDataContentType(), pr)
+	resp, err := http.Post(c.Base+UploadPath(s), mw.FormDataContentType(), pr)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -174,21 +258,132 @@ func (a *App) Upload(s api.Session, name string, data []byte) (int, []byte, erro
 }
 
 // MustUpload is Upload that fails the test unless the answer is 201.
-func (a *App) MustUpload(s api.Session, name string, data []byte) api.Image {
-	a.t.Helper()
-	status, body, err := a.Upload(s, name, data)
+func (c *Client) MustUpload(s api.Session, name string, data []byte) api.Image {
+	c.t.Helper()
+	status, body, err := c.Upload(s, name, data)
 	if err != nil || status != http.StatusCreated {
-		a.t.Fatalf("upload %s: %d %s %v", name, status, body, err)
+		c.t.Fatalf("upload %s: %d %s %v", name, status, body, err)
 	}
 	var res api.UploadResult
 	if err := json.Unmarshal(body, &res); err != nil || len(res.Images) != 1 {
-		a.t.Fatalf("upload %s: %s %v", name, body, err)
+		c.t.Fatalf("upload %s: %s %v", name, body, err)
 	}
 	return res.Images[0]
 }
 
-// String names the app in test logs.
-func (a *App) String() string { return fmt.Sprintf("qrsync at %s (data %s)", a.Base, a.DataDir) }
+// Stream is a session's event stream as a viewer reads it, decoded by
+// package eventsource. It is closed when the test ends.
+type Stream struct {
+	// Header is the header of the stream's answer.
+	Header http.Header
+
+	t      testing.TB
+	events chan eventsource.Event
+	errc   chan error
+	close  func()
+
+	mu       sync.Mutex
+	retry    time.Duration
+	hasRetry bool
+}
+
+// Subscribe opens s's event stream; a lastEventID other than "" asks to
+// resume after that event, as a reconnecting EventSource does. Anything
+// but a 200 fails the test.
+func (c *Client) Subscribe(s api.Session, lastEventID string) *Stream {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+s.EventsURL, nil)
+	if err != nil {
+		cancel()
+		c.t.Fatal(err)
+	}
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		c.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		c.t.Fatalf("subscribe: status %d", resp.StatusCode)
+	}
+	st := &Stream{Header: resp.Header, t: c.t, events: make(chan eventsource.Event, 64), errc: make(chan error, 1),
+		close: func() { cancel(); resp.Body.Close() }}
+	go func() {
+		dec := eventsource.NewDecoder(resp.Body)
+		for {
+			ev, err := dec.Next()
+			if err != nil {
+				st.errc <- err
+				close(st.events)
+				return
+			}
+			st.mu.Lock()
+			st.retry, st.hasRetry = dec.Retry()
+			st.mu.Unlock()
+			st.events <- ev
+		}
+	}()
+	c.t.Cleanup(st.Close)
+	return st
+}
+
+// Close hangs up, as a viewer that leaves.
+func (s *Stream) Close() { s.close() }
+
+// Next returns the next event; the stream's end, or no event within 15 s,
+// fails the test.
+func (s *Stream) Next() eventsource.Event {
+	s.t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			s.t.Fatalf("stream ended: %v", <-s.errc)
+		}
+		return ev
+	case <-time.After(15 * time.Second):
+		s.t.Fatal("no event within 15s")
+	}
+	return eventsource.Event{}
+}
+
+// None fails the test if an event arrives within d.
+func (s *Stream) None(d time.Duration) {
+	s.t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if ok {
+			s.t.Fatalf("unexpected event %+v", ev)
+		}
+	case <-time.After(d):
+	}
+}
+
+// WaitEnd fails the test unless the server ends the stream within d, with
+// no event before.
+func (s *Stream) WaitEnd(d time.Duration) {
+	s.t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if ok {
+			s.t.Fatalf("unexpected event %+v before the stream's end", ev)
+		}
+	case <-time.After(d):
+		s.t.Fatalf("stream still open after %v", d)
+	}
+}
+
+// Retry is the reconnection delay the server has sent, if any, in the
+// events read so far.
+func (s *Stream) Retry() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retry, s.hasRetry
+}
 
 // Photo makes the i-th test photo: small, different from every other one
 // (so none is folded into another as a duplicate), a PNG for even i and a
