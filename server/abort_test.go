@@ -1,24 +1,20 @@
-package server
+package server_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 	"qrsync/storage"
-	"qrsync/storage/boltdb"
-	"qrsync/storage/fsblob"
 )
 
 // A phone that loses its connection half-way leaves nothing: no blob, no
@@ -28,40 +24,34 @@ import (
 func TestAbortedUploadLeavesNothing(t *testing.T) {
 	for _, busy := range []bool{false, true} {
 		t.Run(fmt.Sprintf("all decoders busy=%v", busy), func(t *testing.T) {
-			a := startApp(t, Config{})
-			s := a.newSession()
-			sub := a.subscribe(s, "")
-			sub.next() // snapshot
+			a := apptest.Start(t, server.Config{})
+			s := a.NewSession()
+			sub := a.Subscribe(s, "")
+			sub.Next() // snapshot
 			if busy {
-				for range cap(a.srv.decode) {
-					a.srv.decode <- struct{}{}
-				}
-				defer func() {
-					for range cap(a.srv.decode) {
-						<-a.srv.decode
-					}
-				}()
+				release := a.Server.HoldDecoders()
+				defer release()
 			}
 			before := dataState(t, a, []api.Session{s})
 
 			photo := append(photoLikeJPEG(t, 1600, 1200), bytes.Repeat([]byte{0x5A}, 4<<20)...)
 			body := rawMultipart(filePart("IMG_1.jpg", photo))
-			conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+			conn, err := net.Dial("tcp", a.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
-				uploadPath(s), hostileType, len(body))
+				apptest.UploadPath(s), hostileType, len(body))
 			conn.Write(body[:len(body)/2])
 			// The server is storing it now: a temporary file is there.
-			waitFor(t, "a temporary file of the upload", func() bool { return len(tempFiles(a)) > 0 })
+			waitFor(t, "a temporary file of the upload", func() bool { return len(tempFiles(blobFiles(a.DataDir))) > 0 })
 			// Then the phone is gone, with a reset rather than a goodbye.
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close()
 
 			waitFor(t, "the upload's files to be removed", func() bool { return dataState(t, a, []api.Session{s}) == before })
-			sub.none(500 * time.Millisecond)
-			waitHealthy(t, a.base)
+			sub.None(500 * time.Millisecond)
+			apptest.WaitHealthy(t, a.Base)
 		})
 	}
 }
@@ -92,16 +82,19 @@ func TestServerErrorLeavesNothing(t *testing.T) {
 	photo := readFile(t, testdata+"orientation/Landscape_3.jpg")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := startWrapped(t, Config{}, tc.blobs, tc.cat)
-			s := a.newSession()
-			sub := a.subscribe(s, "")
-			sub.next()
+			a := apptest.StartWrapped(t, server.Config{Logger: quietLogger()}, tc.blobs, tc.cat)
+			s := a.NewSession()
+			sub := a.Subscribe(s, "")
+			sub.Next()
 			before := dataState(t, a, []api.Session{s})
-			resp, body := a.upload(s, "IMG_3.jpg", photo)
+			status, body, err := a.Upload(s, "IMG_3.jpg", photo)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var e api.ErrorBody
 			mustJSON(t, body, &e)
-			if resp.StatusCode != http.StatusInternalServerError || e.Error.Code != api.CodeInternal {
-				t.Fatalf("got %d %s, want 500 internal", resp.StatusCode, body)
+			if status != http.StatusInternalServerError || e.Error.Code != api.CodeInternal {
+				t.Fatalf("got %d %s, want 500 internal", status, body)
 			}
 			if strings.Contains(string(body), "injected") {
 				t.Errorf("the answer shows the server's internals: %s", body)
@@ -109,55 +102,9 @@ func TestServerErrorLeavesNothing(t *testing.T) {
 			if after := dataState(t, a, []api.Session{s}); after != before {
 				t.Fatalf("left behind:\nbefore %s\nafter  %s", before, after)
 			}
-			sub.none(300 * time.Millisecond)
+			sub.None(300 * time.Millisecond)
 		})
 	}
-}
-
-// startWrapped is startApp with the backends wrapped, to inject failures.
-func startWrapped(t *testing.T, cfg Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(storage.Catalog) storage.Catalog) *testApp {
-	t.Helper()
-	dir := t.TempDir()
-	fb, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc, err := boltdb.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blobs storage.BlobStore = fb
-	var cat storage.Catalog = bc
-	if wrapBlobs != nil {
-		blobs = wrapBlobs(fb)
-	}
-	if wrapCat != nil {
-		cat = wrapCat(bc)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg.PublicURLs = []string{base}
-	cfg.Logger = quietLogger()
-	srv, err := New(cfg, blobs, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	a := &testApp{t: t, base: base, dataDir: dir, srv: srv}
-	a.stop = func() {
-		cancel()
-		<-done
-		bc.Close()
-		fb.Close()
-	}
-	t.Cleanup(a.stop)
-	waitHealthy(t, base)
-	return a
 }
 
 // faultyBlobs fails writes or commits of the keys match selects.
@@ -208,30 +155,3 @@ type faultyCatalog struct {
 func (c *faultyCatalog) AddImage(context.Context, string, api.Image, storage.Quota) (api.Image, storage.Event, error) {
 	return api.Image{}, storage.Event{}, c.err
 }
-
-// tempFiles lists the blob store's temporary files.
-func tempFiles(a *testApp) []string {
-	var out []string
-	filepath.Walk(filepath.Join(a.dataDir, "blobs"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && strings.HasPrefix(info.Name(), ".tmp-") {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
-}
-
-// waitFor polls cond for up to 15 s: long enough for a loaded machine.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// quietLogger drops the logs of failures a test causes on purpose.
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

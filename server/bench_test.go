@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 )
 
 // photoLikeJPEG makes a w×h JPEG with smooth gradients and sensor-like
@@ -44,11 +46,11 @@ func photoLikeJPEG(tb testing.TB, w, h int) []byte {
 // a 12-megapixel upload's request to its image event arriving on the PC's
 // stream, over loopback with the embedded backends (fsync included).
 func BenchmarkUpload12MP(b *testing.B) {
-	a := startApp(b, Config{})
+	a := apptest.Start(b, server.Config{})
 	data := photoLikeJPEG(b, 4000, 3000)
-	s := a.newSession()
-	sub := a.subscribe(s, "")
-	sub.next() // snapshot
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
+	sub.Next() // snapshot
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	var total time.Duration
@@ -58,7 +60,7 @@ func BenchmarkUpload12MP(b *testing.B) {
 		photo := append(data[:len(data):len(data)], byte(i), byte(i>>8))
 		body, ctype := multipartBody(b, map[string][]byte{"p.jpg": photo})
 		start := time.Now()
-		req, _ := http.NewRequest(http.MethodPost, a.base+uploadPath(s), body)
+		req, _ := http.NewRequest(http.MethodPost, a.Base+apptest.UploadPath(s), body)
 		req.Header.Set("Content-Type", ctype)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -68,7 +70,7 @@ func BenchmarkUpload12MP(b *testing.B) {
 		if resp.StatusCode != http.StatusCreated {
 			b.Fatalf("upload: %d", resp.StatusCode)
 		}
-		if ev := sub.next(); ev.Type != api.EventImage {
+		if ev := sub.Next(); ev.Type != api.EventImage {
 			b.Fatalf("got %s", fmtEvent(ev))
 		}
 		total += time.Since(start)
@@ -109,18 +111,18 @@ func (t *throttledReader) Read(p []byte) (int, error) {
 // so what is left after the last one is the tail of the decode, the
 // resize, the fsyncs and the catalog write.
 func BenchmarkLastByteToEvent12MP(b *testing.B) {
-	a := startApp(b, Config{})
+	a := apptest.Start(b, server.Config{})
 	data := photoLikeJPEG(b, 4000, 3000)
-	s := a.newSession()
-	sub := a.subscribe(s, "")
-	sub.next()
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
+	sub.Next()
 	b.ResetTimer()
 	var total time.Duration
 	for i := range b.N {
 		photo := append(data[:len(data):len(data)], byte(i), byte(i>>8))
 		body, ctype := multipartBody(b, map[string][]byte{"p.jpg": photo})
 		tr := &throttledReader{r: body, rate: 8e6}
-		req, _ := http.NewRequest(http.MethodPost, a.base+uploadPath(s), tr)
+		req, _ := http.NewRequest(http.MethodPost, a.Base+apptest.UploadPath(s), tr)
 		req.Header.Set("Content-Type", ctype)
 		done := make(chan error, 1)
 		go func() {
@@ -133,7 +135,7 @@ func BenchmarkLastByteToEvent12MP(b *testing.B) {
 			}
 			done <- err
 		}()
-		if ev := sub.next(); ev.Type != api.EventImage {
+		if ev := sub.Next(); ev.Type != api.EventImage {
 			b.Fatalf("got %s", fmtEvent(ev))
 		}
 		arrived := time.Now()

@@ -1,8 +1,7 @@
-package server
+package server_test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,21 +12,23 @@ import (
 	"github.com/chromedp/chromedp/device"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
 	"qrsync/internal/browsertest"
+	"qrsync/server"
 )
 
 // The whole path in a real Chromium: the PC page makes a session and shows
 // its upload link; a phone-sized tab opens the link and uploads a real
 // photo through the file input; the PC page shows the thumbnail, live.
 func TestBrowserPhoneToPC(t *testing.T) {
-	a := startApp(t, Config{})
+	a := apptest.Start(t, server.Config{})
 	browser := browsertest.Chromium(t)
 
 	pc, cancelPC := chromedp.NewContext(browser)
 	defer cancelPC()
 	if err := chromedp.Do(pc,
 		chromedp.EmulateViewport(1280, 800),
-		chromedp.Navigate(a.base+"/"),
+		chromedp.Navigate(a.Base+"/"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +80,13 @@ func TestBrowserPhoneToPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := strings.Fields(cmd)
-	if len(f) != 4 || f[0] != "qrsync" || f[1] != "watch" || !strings.HasPrefix(f[2], a.base+"/api/sessions/") {
+	if len(f) != 4 || f[0] != "qrsync" || f[1] != "watch" || !strings.HasPrefix(f[2], a.Base+"/api/sessions/") {
 		t.Fatalf("watch command %q", cmd)
 	}
-	resp, body := a.do(http.MethodGet, strings.TrimPrefix(f[2], a.base), nil, "")
 	var got api.Session
-	mustJSON(t, body, &got)
-	if resp.StatusCode != http.StatusOK || len(got.Images) != 1 {
-		t.Fatalf("the watch command's session: %d %s", resp.StatusCode, body)
+	a.GetJSON(strings.TrimPrefix(f[2], a.Base), &got)
+	if len(got.Images) != 1 {
+		t.Fatalf("the watch command's session: %+v", got)
 	}
 
 	// Let the tile's arrival animation settle so the picture shows the
@@ -109,10 +109,8 @@ func TestBrowserPhoneToPC(t *testing.T) {
 // server is gone, goes live again when it is back on the same port and
 // data, and an upload made after the restart appears exactly once.
 func TestBrowserReconnectsAfterRestart(t *testing.T) {
-	dir := t.TempDir()
-	cfg := Config{Retry: 300 * time.Millisecond}
-	a := startAppAt(t, dir, cfg)
-	addr := strings.TrimPrefix(a.base, "http://")
+	cfg := server.Config{Retry: 300 * time.Millisecond}
+	a := apptest.Start(t, cfg)
 	browser := browsertest.Chromium(t)
 	pc, cancel := chromedp.NewContext(browser)
 	defer cancel()
@@ -134,7 +132,7 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 			t.Fatalf("page never showed %d tiles: %v", n, err)
 		}
 	}
-	if err := chromedp.Do(pc, chromedp.Navigate(a.base+"/")); err != nil {
+	if err := chromedp.Do(pc, chromedp.Navigate(a.Base+"/")); err != nil {
 		t.Fatal(err)
 	}
 	state("live")
@@ -143,18 +141,14 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := api.Session{UploadURL: uploadURL}
-	if resp, body := a.upload(s, "before.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg")); resp.StatusCode != 201 {
-		t.Fatalf("upload before restart: %d %s", resp.StatusCode, body)
-	}
+	a.MustUpload(s, "before.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
 	tiles(1)
 
-	a.stop()
+	a.Stop()
 	state("reconnecting")
-	b := startAppOn(t, addr, dir, cfg)
+	b := apptest.StartAt(t, a.Addr, a.DataDir, cfg)
 	state("live")
-	if resp, body := b.upload(s, "after.jpg", readFile(t, testdata+"orientation/Landscape_3.jpg")); resp.StatusCode != 201 {
-		t.Fatalf("upload after restart: %d %s", resp.StatusCode, body)
-	}
+	b.MustUpload(s, "after.jpg", readFile(t, testdata+"orientation/Landscape_3.jpg"))
 	tiles(2)
 	// Nothing arrives twice, even after the replay settles.
 	if err := chromedp.Do(pc, chromedp.Sleep(time.Second)); err != nil {

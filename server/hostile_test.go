@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"archive/zip"
@@ -16,8 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 )
 
 // hostileBoundary is the boundary of the bodies built by hand below.
@@ -218,7 +218,7 @@ type hostileCase struct {
 	msg    string // part of the message a person reads, if it matters
 	// raw, when set, sends the request itself over a TCP connection and
 	// returns the status and body it got.
-	raw func(t *testing.T, a *testApp, path string) (int, []byte)
+	raw func(t *testing.T, a *apptest.App, path string) (int, []byte)
 }
 
 // Everything anyone who sees a QR code could send, each with its exact
@@ -228,36 +228,32 @@ type hostileCase struct {
 func TestHostileUploads(t *testing.T) {
 	const maxFile = 2 << 20
 	var clockOffset atomic.Int64 // lets the test make an already ended session
-	a := startApp(t, Config{
+	a := apptest.Start(t, server.Config{
 		MaxFileSize:     maxFile,
 		MaxImages:       3,
 		MaxSessionBytes: 3 << 20,
 		Now:             func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
 	})
-	s := a.newSession()
-	sub := a.subscribe(s, "")
-	if ev := sub.next(); ev.Type != api.EventSnapshot {
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
+	if ev := sub.Next(); ev.Type != api.EventSnapshot {
 		t.Fatalf("first event %s", fmtEvent(ev))
 	}
 
 	// A session already at its image quota, and one at its byte quota.
-	full := a.newSession()
+	full := a.NewSession()
 	for i := range 3 {
-		if resp, body := a.upload(full, fmt.Sprintf("%d.png", i), smallPNG(t, 8+i, 8)); resp.StatusCode != http.StatusCreated {
-			t.Fatalf("fill session: %d %s", resp.StatusCode, body)
-		}
+		a.MustUpload(full, fmt.Sprintf("%d.png", i), smallPNG(t, 8+i, 8))
 	}
-	heavy := a.newSession()
+	heavy := a.NewSession()
 	bulky := append(smallPNG(t, 32, 32), bytes.Repeat([]byte{0xA5}, 2<<20-4096)...) // valid: bytes after IEND
-	if resp, body := a.upload(heavy, "bulky.png", bulky); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("fill session bytes: %d %s", resp.StatusCode, body)
-	}
+	a.MustUpload(heavy, "bulky.png", bulky)
 	// A session that has ended.
 	clockOffset.Store(int64(-2 * time.Hour))
-	ended := a.newSession()
+	ended := a.NewSession()
 	clockOffset.Store(0)
 
-	tokenOf := func(s api.Session) string { return strings.TrimPrefix(uploadPath(s), "/api/upload/") }
+	tokenOf := func(s api.Session) string { return strings.TrimPrefix(apptest.UploadPath(s), "/api/upload/") }
 
 	jpg := readFile(t, testdata+"orientation/Landscape_1.jpg")
 	heic := readFile(t, testdata+"heic/IMG_5195.HEIC")
@@ -365,7 +361,7 @@ func TestHostileUploads(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := state()
-			path := uploadPath(s)
+			path := apptest.UploadPath(s)
 			if tc.token != "" {
 				path = "/api/upload/" + tc.token
 			}
@@ -381,7 +377,7 @@ func TestHostileUploads(t *testing.T) {
 				case "-":
 					ctype = ""
 				}
-				resp, b := a.do(http.MethodPost, path, bytes.NewReader(tc.body), ctype)
+				resp, b := a.Do(http.MethodPost, path, bytes.NewReader(tc.body), ctype)
 				status, body = resp.StatusCode, b
 			}
 			var e api.ErrorBody
@@ -392,20 +388,18 @@ func TestHostileUploads(t *testing.T) {
 			if !strings.Contains(e.Error.Message, tc.msg) {
 				t.Errorf("message %q should mention %q", e.Error.Message, tc.msg)
 			}
-			waitHealthy(t, a.base)
+			apptest.WaitHealthy(t, a.Base)
 			if after := state(); after != before {
 				t.Fatalf("the data directory changed:\nbefore %s\nafter  %s", before, after)
 			}
 		})
 	}
 	t.Logf("%d hostile cases", len(cases))
-	sub.none(300 * time.Millisecond)
+	sub.None(300 * time.Millisecond)
 
 	// And after all that, a good photo still goes through.
-	if resp, body := a.upload(s, "fine.jpg", jpg); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("a good upload after the hostile ones: %d %s", resp.StatusCode, body)
-	}
-	if ev := sub.next(); ev.Type != api.EventImage {
+	a.MustUpload(s, "fine.jpg", jpg)
+	if ev := sub.Next(); ev.Type != api.EventImage {
 		t.Fatalf("want the image event, got %s", fmtEvent(ev))
 	}
 }
@@ -413,23 +407,16 @@ func TestHostileUploads(t *testing.T) {
 // dataState sums up everything an upload could leave behind: every file
 // under the data directory's blob store (temporary files included; only the
 // store's .lock is skipped) and, per session, its images and its event log.
-func dataState(t testing.TB, a *testApp, sessions []api.Session) string {
+func dataState(t testing.TB, a *apptest.App, sessions []api.Session) string {
 	t.Helper()
-	var files []string
-	filepath.Walk(filepath.Join(a.dataDir, "blobs"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && info.Name() != ".lock" {
-			files = append(files, strings.TrimPrefix(p, a.dataDir))
-		}
-		return nil
-	})
-	out := fmt.Sprintf("files=%v", files)
+	out := fmt.Sprintf("files=%v", blobFiles(a.DataDir))
 	ctx := context.Background()
 	for i, s := range sessions {
-		imgs, last, err := a.srv.cat.Images(ctx, s.ID)
+		imgs, last, err := a.Server.Catalog().Images(ctx, s.ID)
 		if err != nil {
 			t.Fatalf("images of %s: %v", s.ID, err)
 		}
-		evs, err := a.srv.cat.EventsAfter(ctx, s.ID, "", 0)
+		evs, err := a.Server.Catalog().EventsAfter(ctx, s.ID, "", 0)
 		if err != nil {
 			t.Fatalf("events of %s: %v", s.ID, err)
 		}
@@ -441,13 +428,13 @@ func dataState(t testing.TB, a *testApp, sessions []api.Session) string {
 // sendHalf sends the headers of a request and half of its body, then
 // stops sending (half-close, as a phone whose upload dies does not, but so
 // that the answer can still be read).
-func sendHalf(t *testing.T, a *testApp, path string) (int, []byte) {
+func sendHalf(t *testing.T, a *apptest.App, path string) (int, []byte) {
 	body := rawMultipart(filePart("a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg")))
 	return rawExchange(t, a, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
 		path, hostileType, len(body)), body[:len(body)/2])
 }
 
-func sendHalfChunked(t *testing.T, a *testApp, path string) (int, []byte) {
+func sendHalfChunked(t *testing.T, a *apptest.App, path string) (int, []byte) {
 	body := rawMultipart(filePart("a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg")))
 	half := body[:len(body)/2]
 	chunk := fmt.Sprintf("%x\r\n%s\r\n", len(half), half)
@@ -457,9 +444,9 @@ func sendHalfChunked(t *testing.T, a *testApp, path string) (int, []byte) {
 
 // rawExchange writes head and body on a fresh connection, closes its
 // writing side and reads the answer.
-func rawExchange(t *testing.T, a *testApp, head string, body []byte) (int, []byte) {
+func rawExchange(t *testing.T, a *apptest.App, head string, body []byte) (int, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	conn, err := net.Dial("tcp", a.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +471,7 @@ func rawExchange(t *testing.T, a *testApp, head string, body []byte) (int, []byt
 // Names are metadata only: a hostile name on a good photo is stored under
 // a server-made key and shown cleaned up, never used as a path.
 func TestHostileFileNames(t *testing.T) {
-	a := startApp(t, Config{})
+	a := apptest.Start(t, server.Config{})
 	png := smallPNG(t, 20, 10)
 	long := strings.Repeat("é", 3000) + ".png"
 	cases := []struct {
@@ -507,9 +494,9 @@ func TestHostileFileNames(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := a.newSession()
+			s := a.NewSession()
 			data := append(bytes.Clone(png), byte(i)) // distinct bytes: no duplicates
-			resp, body := a.do(http.MethodPost, uploadPath(s), bytes.NewReader(rawMultipart(part{tc.disposition, "image/png", data})), hostileType)
+			resp, body := a.Do(http.MethodPost, apptest.UploadPath(s), bytes.NewReader(rawMultipart(part{tc.disposition, "image/png", data})), hostileType)
 			if resp.StatusCode != http.StatusCreated {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
@@ -519,16 +506,13 @@ func TestHostileFileNames(t *testing.T) {
 			if img.Name != tc.want {
 				t.Errorf("name %q, want %q", img.Name, tc.want)
 			}
-			if len(img.Name) > maxNameBytes || strings.ContainsAny(img.Name, "/\\\"\x00\n\r") {
+			if len(img.Name) > server.MaxNameBytes || strings.ContainsAny(img.Name, "/\\\"\x00\n\r") {
 				t.Errorf("unsafe stored name %q", img.Name)
 			}
 			// The only files are the server-made keys of this image.
-			want := []string{
-				filepath.Join(a.dataDir, "blobs", "sessions", s.ID, img.ID),
-				filepath.Join(a.dataDir, "blobs", "sessions", s.ID, img.ID+".thumb.jpg"),
-			}
+			want := []string{"sessions/" + s.ID + "/" + img.ID, "sessions/" + s.ID + "/" + img.ID + ".thumb.jpg"}
 			var got []string
-			for _, f := range a.blobFiles() {
+			for _, f := range blobFiles(a.DataDir) {
 				if strings.Contains(f, s.ID) {
 					got = append(got, f)
 				}
@@ -537,7 +521,7 @@ func TestHostileFileNames(t *testing.T) {
 				t.Errorf("files %v, want %v", got, want)
 			}
 			// The name comes back in a well-formed Content-Disposition.
-			resp, _ = a.do(http.MethodGet, "/api/sessions/"+s.ID+"/images/"+img.ID, nil, "")
+			resp, _ = a.Do(http.MethodGet, "/api/sessions/"+s.ID+"/images/"+img.ID, nil, "")
 			cd := resp.Header.Get("Content-Disposition")
 			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(cd, "inline;") || strings.ContainsAny(cd, "\r\n\x00") {
 				t.Errorf("original: %d, Content-Disposition %q", resp.StatusCode, cd)
@@ -550,40 +534,43 @@ func TestHostileFileNames(t *testing.T) {
 // even a good token from that address waits, with 429, while another
 // address is unaffected.
 func TestUnknownTokensRateLimited(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
 	png := smallPNG(t, 8, 8)
-	for i := range tokenMissLimit {
-		resp, body := a.upload(api.Session{UploadURL: "http://x/u/guess" + fmt.Sprint(i)}, "a.png", png)
-		if resp.StatusCode != http.StatusNotFound {
-			t.Fatalf("miss %d: %d %s", i, resp.StatusCode, body)
+	for i := range server.TokenMissLimit {
+		status, body, err := a.Upload(api.Session{UploadURL: "http://x/u/guess" + fmt.Sprint(i)}, "a.png", png)
+		if err != nil || status != http.StatusNotFound {
+			t.Fatalf("miss %d: %d %s %v", i, status, body, err)
 		}
 	}
 	for _, tc := range []struct {
 		name  string
 		token api.Session
 	}{{"another guess", api.Session{UploadURL: "http://x/u/guess-more"}}, {"the right token", s}} {
-		resp, body := a.upload(tc.token, "a.png", png)
+		status, body, err := a.Upload(tc.token, "a.png", png)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var e api.ErrorBody
 		mustJSON(t, body, &e)
-		if resp.StatusCode != http.StatusTooManyRequests || e.Error.Code != api.CodeTooMany {
-			t.Fatalf("%s after %d misses: %d %s, want 429 too_many", tc.name, tokenMissLimit, resp.StatusCode, body)
+		if status != http.StatusTooManyRequests || e.Error.Code != api.CodeTooMany {
+			t.Fatalf("%s after %d misses: %d %s, want 429 too_many", tc.name, server.TokenMissLimit, status, body)
 		}
 	}
 	// The window is per address: the limiter itself, with a clock to move.
 	now := time.Now()
-	l := newTokenLimiter(func() time.Time { return now })
-	for range tokenMissLimit {
-		l.fail("192.0.2.1")
+	fail, allow := server.NewTokenLimiter(func() time.Time { return now })
+	for range server.TokenMissLimit {
+		fail("192.0.2.1")
 	}
-	if l.allow("192.0.2.1") || !l.allow("192.0.2.2") {
+	if allow("192.0.2.1") || !allow("192.0.2.2") {
 		t.Fatal("the limit must hold for the guessing address only")
 	}
-	now = now.Add(tokenMissWindow)
-	if !l.allow("192.0.2.1") {
+	now = now.Add(server.TokenMissWindow)
+	if !allow("192.0.2.1") {
 		t.Fatal("the limit must lift after the window")
 	}
-	if files := a.blobFiles(); len(files) != 0 {
+	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Fatalf("left behind: %v", files)
 	}
 }

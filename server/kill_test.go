@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/eventsource"
+	"qrsync/internal/apptest"
 	"qrsync/internal/browsertest"
 )
 
@@ -56,7 +57,7 @@ func TestKillDuringUploads(t *testing.T) {
 		var cancel context.CancelFunc
 		pc, cancel = chromedp.NewContext(browser)
 		defer cancel()
-		if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(p.base+"/")); err != nil {
+		if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(p.Base+"/")); err != nil {
 			t.Fatal(err)
 		}
 		qrSrc, err := chromedp.Run(pc, chromedp.Poll[string](
@@ -75,15 +76,13 @@ func TestKillDuringUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 	} else {
-		var s api.Session
-		postJSON(t, p.base+"/api/sessions", &s)
-		sessionID = s.ID
+		sessionID = p.NewSession().ID
 	}
 	var sess api.Session
-	getJSON(t, p.base+"/api/sessions/"+sessionID, &sess)
+	p.GetJSON("/api/sessions/"+sessionID, &sess)
 
 	// A PC-side stream client, connected before anything happens.
-	rec := startRecorder(t, p.base+sess.EventsURL)
+	rec := startRecorder(t, p.Base+sess.EventsURL)
 	waitFor(t, "the stream's snapshot", func() bool { return rec.count() > 0 })
 
 	// 20 uploads at once, each sent at its own pace (0.4 s to 8 s for
@@ -103,7 +102,7 @@ func TestKillDuringUploads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			pace := time.Duration(i+1) * 400 * time.Millisecond
-			req, _ := http.NewRequest(http.MethodPost, p.base+uploadPath(sess), &pacedReader{r: bytes.NewReader(body), total: len(body), over: pace, start: time.Now()})
+			req, _ := http.NewRequest(http.MethodPost, p.Base+apptest.UploadPath(sess), &pacedReader{r: bytes.NewReader(body), total: len(body), over: pace, start: time.Now()})
 			req.Header.Set("Content-Type", ctype)
 			req.ContentLength = int64(len(body))
 			resp, err := http.DefaultClient.Do(req)
@@ -150,7 +149,7 @@ func TestKillDuringUploads(t *testing.T) {
 	}
 
 	// Leftovers of the crash, before the restart cleans up.
-	leftovers := blobFilesIn(t, data, true)
+	leftovers := blobFiles(data)
 
 	p = startQrsync(t, bin, addr, data)
 	t.Logf("restarted %v after the kill", time.Since(killedAt).Round(time.Millisecond))
@@ -163,7 +162,7 @@ func TestKillDuringUploads(t *testing.T) {
 			continue
 		}
 		body, ctype := killUploadBody(t, head, i)
-		resp, err := http.Post(p.base+uploadPath(sess), ctype, bytes.NewReader(body))
+		resp, err := http.Post(p.Base+apptest.UploadPath(sess), ctype, bytes.NewReader(body))
 		if err != nil {
 			t.Fatalf("upload %d again: %v", i, err)
 		}
@@ -177,7 +176,7 @@ func TestKillDuringUploads(t *testing.T) {
 	}
 
 	var after api.Session
-	getJSON(t, p.base+"/api/sessions/"+sessionID, &after)
+	p.GetJSON("/api/sessions/"+sessionID, &after)
 	have := map[string]api.Image{}
 	for _, img := range after.Images {
 		have[img.ID] = img
@@ -192,22 +191,24 @@ func TestKillDuringUploads(t *testing.T) {
 	// Every image is whole: its original matches its hash, its thumbnail
 	// decodes.
 	for _, img := range after.Images {
-		orig := httpGet(t, p.base+img.URL)
+		resp, orig := p.Do(http.MethodGet, img.URL, nil, "")
 		sum := sha256.Sum256(orig)
-		if hex.EncodeToString(sum[:]) != img.SHA256 || int64(len(orig)) != img.Size {
-			t.Errorf("image %s: original does not match its sha256/size", img.ID)
+		if resp.StatusCode != http.StatusOK || hex.EncodeToString(sum[:]) != img.SHA256 || int64(len(orig)) != img.Size {
+			t.Errorf("image %s: original (%d) does not match its sha256/size", img.ID, resp.StatusCode)
 		}
-		cfg, err := jpeg.DecodeConfig(bytes.NewReader(httpGet(t, p.base+img.ThumbURL)))
-		if err != nil || cfg.Width != 400 {
-			t.Errorf("image %s: thumbnail %+v %v", img.ID, cfg, err)
+		resp, thumb := p.Do(http.MethodGet, img.ThumbURL, nil, "")
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(thumb))
+		if resp.StatusCode != http.StatusOK || err != nil || cfg.Width != 400 {
+			t.Errorf("image %s: thumbnail %d %+v %v", img.ID, resp.StatusCode, cfg, err)
 		}
 	}
-	// Every file is a blob of an image in the catalog; nothing else.
+	// Every file is a blob of an image in the catalog; nothing else (no
+	// temporary file either).
 	var want []string
 	for _, img := range after.Images {
 		want = append(want, "sessions/"+sessionID+"/"+img.ID, "sessions/"+sessionID+"/"+img.ID+".thumb.jpg")
 	}
-	got := blobFilesIn(t, data, false)
+	got := blobFiles(data)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("blob files after the restart:\n got %v\nwant %v", got, want)
@@ -219,7 +220,7 @@ func TestKillDuringUploads(t *testing.T) {
 		}
 	}
 	t.Logf("after the crash: %d files, %d of them temporary and %d committed but never recorded; after the restart and %d uploads sent again: %d images, %d blob files, nothing else",
-		len(leftovers), countTemp(leftovers), orphans, cut, len(after.Images), len(got))
+		len(leftovers), len(tempFiles(leftovers)), orphans, cut, len(after.Images), len(got))
 	if len(after.Images) != uploads {
 		t.Errorf("%d images, want all %d", len(after.Images), uploads)
 	}
@@ -458,50 +459,4 @@ func (r *recorder) increasing() bool {
 		prev = n
 	}
 	return true
-}
-
-// blobFilesIn lists the blob store's files as keys, sorted; with temps,
-// temporary files too. The store's .lock is never listed.
-func blobFilesIn(t testing.TB, data string, temps bool) []string {
-	t.Helper()
-	root := filepath.Join(data, "blobs")
-	var out []string
-	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() || info.Name() == ".lock" {
-			return nil
-		}
-		if !temps && strings.HasPrefix(info.Name(), ".") {
-			t.Errorf("stray file %s", p)
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	slices.Sort(out)
-	return out
-}
-
-func countTemp(keys []string) int {
-	n := 0
-	for _, k := range keys {
-		if strings.HasPrefix(filepath.Base(k), ".tmp-") {
-			n++
-		}
-	}
-	return n
-}
-
-func httpGet(t testing.TB, url string) []byte {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return b
 }

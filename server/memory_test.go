@@ -1,11 +1,10 @@
-package server
+package server_test
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"sync"
 	"testing"
@@ -40,14 +39,12 @@ func TestMemoryBoundedParallelUploads(t *testing.T) {
 	// (MPF previews, vendor trailers), which the server must hash, store
 	// and drain like the rest.
 	head := photoLikeJPEG(t, 3000, 2000)
-	var sess api.Session
-	postJSON(t, p.base+"/api/sessions", &sess)
-	uploadURL := p.base + uploadPath(sess)
+	sess := p.NewSession()
 
 	// Warm up: the first upload initialises decoder tables, pools and the
 	// database's maps, which belong to the baseline, not to the load.
-	if status, body := streamUpload(t, uploadURL, "warmup.jpg", head, 1<<20, 99); status != http.StatusCreated {
-		t.Fatalf("warm-up upload: %d %s", status, body)
+	if status, body, err := p.UploadFrom(sess, "warmup.jpg", photoOfSize(head, 1<<20, 99)); err != nil || status != http.StatusCreated {
+		t.Fatalf("warm-up upload: %d %s %v", status, body, err)
 	}
 	before, rssBefore := p.procStatus("VmHWM"), p.procStatus("VmRSS")
 
@@ -58,9 +55,9 @@ func TestMemoryBoundedParallelUploads(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body := streamUpload(t, uploadURL, fmt.Sprintf("big-%d.jpg", i), head, fileSize, uint64(i))
-			if status != http.StatusCreated {
-				errs[i] = fmt.Sprintf("upload %d: %d %s", i, status, body)
+			status, body, err := p.UploadFrom(sess, fmt.Sprintf("big-%d.jpg", i), photoOfSize(head, fileSize, uint64(i)))
+			if err != nil || status != http.StatusCreated {
+				errs[i] = fmt.Sprintf("upload %d: %d %s %v", i, status, body, err)
 			}
 		}()
 	}
@@ -82,7 +79,7 @@ func TestMemoryBoundedParallelUploads(t *testing.T) {
 	}
 
 	var got api.Session
-	getJSON(t, p.base+"/api/sessions/"+sess.ID, &got)
+	p.GetJSON("/api/sessions/"+sess.ID, &got)
 	if len(got.Images) != parallel+1 {
 		t.Fatalf("session holds %d images, want %d", len(got.Images), parallel+1)
 	}
@@ -93,38 +90,11 @@ func TestMemoryBoundedParallelUploads(t *testing.T) {
 	}
 }
 
-// streamUpload sends one file of size bytes, the JPEG head followed by
-// filler, without ever holding the file: it is generated while it is sent.
-// seed makes the filler, and so the sha256, different per upload.
-func streamUpload(t testing.TB, url, name string, head []byte, size int64, seed uint64) (int, []byte) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		w, err := mw.CreateFormFile("file", name)
-		if err == nil {
-			_, err = w.Write(head)
-		}
-		if err == nil {
-			_, err = io.CopyN(w, newFiller(seed), size-int64(len(head)))
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	req, err := http.NewRequest(http.MethodPost, url, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body
+// photoOfSize is a file of size bytes, the JPEG head followed by filler,
+// made as it is read so that no test ever holds it. seed makes the
+// filler, and so the sha256, different per file.
+func photoOfSize(head []byte, size int64, seed uint64) io.Reader {
+	return io.MultiReader(bytes.NewReader(head), io.LimitReader(newFiller(seed), size-int64(len(head))))
 }
 
 // filler is an endless stream of pseudo-random bytes (incompressible, like
@@ -153,34 +123,4 @@ func (f *filler) Read(p []byte) (int, error) {
 	n := copy(p, f.buf[f.off:])
 	f.off += n
 	return n, nil
-}
-
-func postJSON(t testing.TB, url string, v any) {
-	t.Helper()
-	resp, err := http.Post(url, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
-	}
-	mustJSON(t, b, v)
-}
-
-func getJSON(t testing.TB, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
 }

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -17,7 +17,9 @@ import (
 	"github.com/chromedp/chromedp/device"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
 	"qrsync/internal/browsertest"
+	"qrsync/server"
 	"qrsync/storage"
 )
 
@@ -29,12 +31,12 @@ import (
 // server's words, which needs the 413 to reach the browser while it is
 // still sending. A screenshot of the phone is left in test-output/.
 func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
-	a := startApp(t, Config{MaxFileSize: 1 << 20})
+	a := apptest.Start(t, server.Config{MaxFileSize: 1 << 20})
 	browser := browsertest.Chromium(t)
 
 	pc, cancelPC := chromedp.NewContext(browser)
 	defer cancelPC()
-	if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(a.base+"/")); err != nil {
+	if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(a.Base+"/")); err != nil {
 		t.Fatal(err)
 	}
 	uploadURL, err := chromedp.Run(pc, chromedp.Poll[string](
@@ -155,10 +157,10 @@ func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
 func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 	var failures atomic.Int32
 	failures.Store(1) // the first image the server records fails
-	a := startWrapped(t, Config{}, nil, func(c storage.Catalog) storage.Catalog {
+	a := apptest.StartWrapped(t, server.Config{Logger: quietLogger()}, nil, func(c storage.Catalog) storage.Catalog {
 		return &flakyCatalog{Catalog: c, failures: &failures}
 	})
-	s := a.newSession()
+	s := a.NewSession()
 	browser := browsertest.Chromium(t)
 	phone, cancel := chromedp.NewContext(browser)
 	defer cancel()
@@ -177,7 +179,7 @@ func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 	throttle := func(offline bool) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-				MatchedNetworkConditions: []*network.Conditions{{URLPattern: a.base + "/api/*", UploadThroughput: 1 << 20, DownloadThroughput: -1, Offline: offline}},
+				MatchedNetworkConditions: []*network.Conditions{{URLPattern: a.Base + "/api/*", UploadThroughput: 1 << 20, DownloadThroughput: -1, Offline: offline}},
 			})
 			return err
 		})
@@ -248,7 +250,7 @@ func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("not retried once the network was back: %v", err)
 	}
-	images, _, err := a.srv.cat.Images(context.Background(), s.ID)
+	images, _, err := a.Server.Catalog().Images(context.Background(), s.ID)
 	if err != nil || len(images) != 3 {
 		t.Fatalf("server holds %d images (%v), want 3", len(images), err)
 	}

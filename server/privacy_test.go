@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 )
 
 // Location privacy end to end (issue 4): the camera photos in the shared
@@ -26,8 +27,8 @@ func TestLocationRemovedEndToEnd(t *testing.T) {
 		t.Fatalf("shared GPS photos missing: %v", paths)
 	}
 	for _, keep := range []bool{false, true} {
-		a := startApp(t, Config{KeepMetadata: keep})
-		s := a.newSession()
+		a := apptest.Start(t, server.Config{KeepMetadata: keep})
+		s := a.NewSession()
 		for _, p := range paths {
 			name := filepath.Base(p)
 			sent := readFile(t, p)
@@ -35,17 +36,11 @@ func TestLocationRemovedEndToEnd(t *testing.T) {
 			if filepath.Dir(p) == filepath.Clean(testdata+"gps") && (ex.gpsEntries == 0 || len(ex.gpsValues) == 0) {
 				t.Fatalf("%s: test photo has no GPS to remove", name)
 			}
-			resp, body := a.upload(s, name, sent)
-			if resp.StatusCode != http.StatusCreated {
-				t.Fatalf("%s: %d %s", name, resp.StatusCode, body)
-			}
-			var res api.UploadResult
-			mustJSON(t, body, &res)
-			img := res.Images[0]
+			img := a.MustUpload(s, name, sent)
 			base := "/api/sessions/" + s.ID + "/images/" + img.ID
-			_, stored := a.do(http.MethodGet, base, nil, "")
+			_, stored := a.Do(http.MethodGet, base, nil, "")
 			// What the API serves is what is on disk.
-			if onDisk, err := os.ReadFile(filepath.Join(a.dataDir, "blobs", "sessions", s.ID, img.ID)); err != nil || !bytes.Equal(onDisk, stored) {
+			if onDisk, err := os.ReadFile(filepath.Join(a.DataDir, "blobs", "sessions", s.ID, img.ID)); err != nil || !bytes.Equal(onDisk, stored) {
 				t.Fatalf("%s: the served original is not the stored file (%v)", name, err)
 			}
 
@@ -70,7 +65,7 @@ func TestLocationRemovedEndToEnd(t *testing.T) {
 			}
 
 			// The thumbnail is the photo as a viewer shows it, upright.
-			_, thumbBytes := a.do(http.MethodGet, base+"/thumb", nil, "")
+			_, thumbBytes := a.Do(http.MethodGet, base+"/thumb", nil, "")
 			thumb, err := jpeg.Decode(bytes.NewReader(thumbBytes))
 			if err != nil {
 				t.Fatalf("%s: thumbnail: %v", name, err)

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"qrsync/internal/apptest"
 )
 
 // The tests in this file's family run the real qrsync binary as a child
@@ -51,11 +53,11 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// qrsyncProc is one running qrsync process.
+// qrsyncProc is one running qrsync process, and a client of it.
 type qrsyncProc struct {
+	*apptest.Client
 	t    testing.TB
 	cmd  *exec.Cmd
-	base string
 	out  *lockedBuffer
 	done chan struct{}
 }
@@ -76,7 +78,7 @@ func startQrsync(t testing.TB, bin, addr, dataDir string, extra ...string) *qrsy
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		p = &qrsyncProc{t: t, cmd: cmd, base: base, out: out, done: make(chan struct{})}
+		p = &qrsyncProc{Client: apptest.NewClient(t, base), t: t, cmd: cmd, out: out, done: make(chan struct{})}
 		go func() { cmd.Wait(); close(p.done) }()
 		if p.waitHealthy(15 * time.Second) {
 			break
@@ -99,7 +101,7 @@ func (p *qrsyncProc) waitHealthy(d time.Duration) bool {
 			return false
 		default:
 		}
-		resp, err := http.Get(p.base + "/healthz")
+		resp, err := http.Get(p.Base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -169,5 +171,3 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

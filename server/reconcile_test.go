@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"qrsync/internal/apptest"
+	"qrsync/server"
 	"qrsync/storage/fsblob"
 )
 
@@ -15,15 +17,12 @@ import (
 // are removed; the blobs of recorded images, and files that are not blobs
 // of ours, stay.
 func TestReconcileRemovesOrphans(t *testing.T) {
-	dir := t.TempDir()
-	a := startAppAt(t, dir, Config{})
-	s := a.newSession()
-	resp, body := a.upload(s, "kept.png", smallPNG(t, 30, 20))
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d %s", resp.StatusCode, body)
-	}
-	kept := a.blobFiles()
-	a.stop()
+	a := apptest.Start(t, server.Config{})
+	dir := a.DataDir
+	s := a.NewSession()
+	a.MustUpload(s, "kept.png", smallPNG(t, 30, 20))
+	kept := blobFiles(dir)
+	a.Stop()
 
 	// What a crash leaves: committed blobs with no catalog record.
 	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
@@ -32,12 +31,12 @@ func TestReconcileRemovesOrphans(t *testing.T) {
 	}
 	ctx := context.Background()
 	orphans := []string{
-		originalKey(s.ID, "crashedBeforeRecording"),        // original and thumbnail committed
-		thumbKey(s.ID, "crashedBeforeRecording"),           //
-		originalKey(s.ID, "crashedBeforeThumbnail"),        // only the original
-		originalKey("sessionRemovedFromCatalog", "img"),    // a session deleted half-way
-		thumbKey("sessionRemovedFromCatalog", "img"),       //
-		originalKey("sessionRemovedFromCatalog", "other1"), //
+		server.OriginalKey(s.ID, "crashedBeforeRecording"),        // original and thumbnail committed
+		server.ThumbKey(s.ID, "crashedBeforeRecording"),           //
+		server.OriginalKey(s.ID, "crashedBeforeThumbnail"),        // only the original
+		server.OriginalKey("sessionRemovedFromCatalog", "img"),    // a session deleted half-way
+		server.ThumbKey("sessionRemovedFromCatalog", "img"),       //
+		server.OriginalKey("sessionRemovedFromCatalog", "other1"), //
 	}
 	foreign := []string{"notes/readme", "sessions/x/y/z", "sessions/a/b.c"} // not keys the server makes
 	for _, k := range append(slices.Clone(orphans), foreign...) {
@@ -52,45 +51,20 @@ func TestReconcileRemovesOrphans(t *testing.T) {
 	}
 	blobs.Close()
 
-	a = startAppAt(t, dir, Config{})
-	got := a.blobFiles()
-	want := slices.Clone(kept)
-	for _, k := range foreign {
-		want = append(want, filepath.Join(dir, "blobs", filepath.FromSlash(k)))
-	}
-	slices.Sort(got)
+	a = apptest.StartAt(t, "127.0.0.1:0", dir, server.Config{})
+	got := blobFiles(dir)
+	want := append(slices.Clone(kept), foreign...)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("after restart:\n got %v\nwant %v", got, want)
 	}
 	// The recorded image is whole.
 	var sess struct{ Images []struct{ ThumbURL string } }
-	getJSON(t, a.base+"/api/sessions/"+s.ID, &sess)
+	a.GetJSON("/api/sessions/"+s.ID, &sess)
 	if len(sess.Images) != 1 {
 		t.Fatalf("images after restart: %+v", sess)
 	}
-	if resp, _ := a.do(http.MethodGet, sess.Images[0].ThumbURL, nil, ""); resp.StatusCode != http.StatusOK {
+	if resp, _ := a.Do(http.MethodGet, sess.Images[0].ThumbURL, nil, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("thumbnail after restart: %d", resp.StatusCode)
-	}
-}
-
-func TestBlobOwner(t *testing.T) {
-	for _, tc := range []struct {
-		key, sid, iid string
-		ok            bool
-	}{
-		{"sessions/S/I", "S", "I", true},
-		{"sessions/S/I.thumb.jpg", "S", "I", true},
-		{"sessions/S/.thumb.jpg", "", "", false},
-		{"sessions/S/I.other", "", "", false},
-		{"sessions/S", "", "", false},
-		{"sessions//I", "", "", false},
-		{"sessions/S/I/J", "", "", false},
-		{"other/S/I", "", "", false},
-	} {
-		sid, iid, ok := blobOwner(tc.key)
-		if sid != tc.sid || iid != tc.iid || ok != tc.ok {
-			t.Errorf("blobOwner(%q) = %q %q %v, want %q %q %v", tc.key, sid, iid, ok, tc.sid, tc.iid, tc.ok)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -12,16 +12,18 @@ import (
 	"time"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 )
 
 // The path of one photo (DESIGN §1): session, stream, upload, image event,
 // then the original and thumbnail are there the moment the event is.
 func TestUploadAppearsOnStream(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
-	sub := a.subscribe(s, "")
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
 
-	snap := sub.next()
+	snap := sub.Next()
 	if snap.Type != api.EventSnapshot || snap.ID == "" {
 		t.Fatalf("first event: %s", fmtEvent(snap))
 	}
@@ -32,9 +34,9 @@ func TestUploadAppearsOnStream(t *testing.T) {
 	}
 
 	photo := readFile(t, testdata+"orientation/Landscape_6.jpg")
-	resp, body := a.upload(s, "IMG_0006.jpg", photo)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	status, body, err := a.Upload(s, "IMG_0006.jpg", photo)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("upload: %d %s %v", status, body, err)
 	}
 	var res api.UploadResult
 	mustJSON(t, body, &res)
@@ -42,7 +44,7 @@ func TestUploadAppearsOnStream(t *testing.T) {
 		t.Fatalf("upload answer must not reveal the session id: %s", body)
 	}
 
-	ev := sub.next()
+	ev := sub.Next()
 	if ev.Type != api.EventImage || ev.ID == "" {
 		t.Fatalf("want image event, got %s", fmtEvent(ev))
 	}
@@ -56,7 +58,7 @@ func TestUploadAppearsOnStream(t *testing.T) {
 	}
 
 	// Both are there at once: nothing partial is ever announced.
-	resp, orig := a.do(http.MethodGet, img.URL, nil, "")
+	resp, orig := a.Do(http.MethodGet, img.URL, nil, "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("original: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -67,7 +69,7 @@ func TestUploadAppearsOnStream(t *testing.T) {
 	if hex.EncodeToString(sum[:]) != img.SHA256 || int64(len(orig)) != img.Size {
 		t.Errorf("original bytes do not match the image's sha256/size")
 	}
-	resp, thumb := a.do(http.MethodGet, img.ThumbURL, nil, "")
+	resp, thumb := a.Do(http.MethodGet, img.ThumbURL, nil, "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("thumb: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -77,40 +79,36 @@ func TestUploadAppearsOnStream(t *testing.T) {
 	}
 
 	// GET session lists it too.
-	resp, body = a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	var got api.Session
-	mustJSON(t, body, &got)
-	if resp.StatusCode != http.StatusOK || len(got.Images) != 1 || got.Images[0].ID != img.ID {
-		t.Fatalf("GET session: %d %s", resp.StatusCode, body)
+	a.GetJSON("/api/sessions/"+s.ID, &got)
+	if len(got.Images) != 1 || got.Images[0].ID != img.ID {
+		t.Fatalf("GET session: %+v", got)
 	}
 }
 
 // A reconnect with Last-Event-ID gets exactly what came after it; without
 // one, or with an unknown one, a snapshot that already holds everything.
 func TestReplayAfterLastEventID(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
 	var ids []string
-	for i, name := range []string{"Landscape_1.jpg", "Landscape_2.jpg", "Landscape_3.jpg"} {
-		resp, body := a.upload(s, name, readFile(t, testdata+"orientation/"+name))
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("upload %d: %d %s", i, resp.StatusCode, body)
-		}
+	for _, name := range []string{"Landscape_1.jpg", "Landscape_2.jpg", "Landscape_3.jpg"} {
+		a.MustUpload(s, name, readFile(t, testdata+"orientation/"+name))
 	}
-	sub := a.subscribe(s, "")
-	snap := sub.next()
+	sub := a.Subscribe(s, "")
+	snap := sub.Next()
 	var sd api.Snapshot
 	mustJSON(t, []byte(snap.Data), &sd)
 	if len(sd.Images) != 3 {
 		t.Fatalf("snapshot has %d images, want 3", len(sd.Images))
 	}
-	sub.none(200 * time.Millisecond) // the snapshot already holds them: no repeats
-	sub.close()
+	sub.None(200 * time.Millisecond) // the snapshot already holds them: no repeats
+	sub.Close()
 
 	// Learn the event ids from a replay from the start of the log.
-	sub = a.subscribe(s, "0")
+	sub = a.Subscribe(s, "0")
 	for range 3 {
-		ev := sub.next()
+		ev := sub.Next()
 		if ev.Type != api.EventImage {
 			t.Fatalf("replay from origin: %s", fmtEvent(ev))
 		}
@@ -119,72 +117,69 @@ func TestReplayAfterLastEventID(t *testing.T) {
 	if ids[2] != snap.ID {
 		t.Errorf("snapshot id %q should be the last event's id %q", snap.ID, ids[2])
 	}
-	sub.close()
+	sub.Close()
 
-	sub = a.subscribe(s, ids[0])
+	sub = a.Subscribe(s, ids[0])
 	for _, want := range ids[1:] {
-		if ev := sub.next(); ev.ID != want || ev.Type != api.EventImage {
+		if ev := sub.Next(); ev.ID != want || ev.Type != api.EventImage {
 			t.Fatalf("replay after %s: got %s, want id %s", ids[0], fmtEvent(ev), want)
 		}
 	}
-	sub.none(200 * time.Millisecond)
-	sub.close()
+	sub.None(200 * time.Millisecond)
+	sub.Close()
 
-	sub = a.subscribe(s, "no-such-id")
-	if ev := sub.next(); ev.Type != api.EventSnapshot {
+	sub = a.Subscribe(s, "no-such-id")
+	if ev := sub.Next(); ev.Type != api.EventSnapshot {
 		t.Fatalf("unknown id: want snapshot, got %s", fmtEvent(ev))
 	}
 }
 
 func TestDeleteSessionEndsStream(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
-	a.upload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
-	sub := a.subscribe(s, "")
-	sub.next() // snapshot
-	resp, _ := a.do(http.MethodDelete, "/api/sessions/"+s.ID, nil, "")
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	a.MustUpload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
+	sub := a.Subscribe(s, "")
+	sub.Next() // snapshot
+	resp, _ := a.Do(http.MethodDelete, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	if ev := sub.next(); ev.Type != api.EventExpired {
+	if ev := sub.Next(); ev.Type != api.EventExpired {
 		t.Fatalf("want expired, got %s", fmtEvent(ev))
 	}
-	if files := a.blobFiles(); len(files) != 0 {
+	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Errorf("blobs left after delete: %v", files)
 	}
-	resp, _ = a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	resp, _ = a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET deleted session: %d, want 404", resp.StatusCode)
 	}
-	resp, _ = a.do(http.MethodGet, s.EventsURL, nil, "")
+	resp, _ = a.Do(http.MethodGet, s.EventsURL, nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("stream of deleted session: %d, want 404", resp.StatusCode)
 	}
 }
 
 func TestDeleteImageSendsRemoved(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
-	_, body := a.upload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
-	var res api.UploadResult
-	mustJSON(t, body, &res)
-	id := res.Images[0].ID
-	sub := a.subscribe(s, "")
-	sub.next()
-	resp, _ := a.do(http.MethodDelete, "/api/sessions/"+s.ID+"/images/"+id, nil, "")
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	id := a.MustUpload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg")).ID
+	sub := a.Subscribe(s, "")
+	sub.Next()
+	resp, _ := a.Do(http.MethodDelete, "/api/sessions/"+s.ID+"/images/"+id, nil, "")
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete image: %d", resp.StatusCode)
 	}
-	ev := sub.next()
+	ev := sub.Next()
 	var rm api.Removed
 	mustJSON(t, []byte(ev.Data), &rm)
 	if ev.Type != api.EventRemoved || rm.ID != id || ev.ID == "" {
 		t.Fatalf("want removed %s, got %s", id, fmtEvent(ev))
 	}
-	if files := a.blobFiles(); len(files) != 0 {
+	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Errorf("blobs left after delete: %v", files)
 	}
-	resp, _ = a.do(http.MethodGet, "/api/sessions/"+s.ID+"/images/"+id+"/thumb", nil, "")
+	resp, _ = a.Do(http.MethodGet, "/api/sessions/"+s.ID+"/images/"+id+"/thumb", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("thumb of removed image: %d, want 404", resp.StatusCode)
 	}
@@ -193,18 +188,18 @@ func TestDeleteImageSendsRemoved(t *testing.T) {
 // A session that runs out of time ends its stream with expired, and is
 // 410 afterwards.
 func TestSessionExpires(t *testing.T) {
-	a := startApp(t, Config{SessionTTL: 700 * time.Millisecond})
-	s := a.newSession()
-	sub := a.subscribe(s, "")
-	sub.next()
-	if ev := sub.next(); ev.Type != api.EventExpired {
+	a := apptest.Start(t, server.Config{SessionTTL: 700 * time.Millisecond})
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
+	sub.Next()
+	if ev := sub.Next(); ev.Type != api.EventExpired {
 		t.Fatalf("want expired, got %s", fmtEvent(ev))
 	}
-	resp, body := a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	resp, body := a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusGone || !strings.Contains(string(body), api.CodeExpired) {
 		t.Fatalf("ended session: %d %s, want 410 expired", resp.StatusCode, body)
 	}
-	resp, _ = a.do(http.MethodGet, s.EventsURL, nil, "")
+	resp, _ = a.Do(http.MethodGet, s.EventsURL, nil, "")
 	if resp.StatusCode != http.StatusGone {
 		t.Fatalf("stream of ended session: %d, want 410", resp.StatusCode)
 	}
@@ -212,30 +207,26 @@ func TestSessionExpires(t *testing.T) {
 
 // Every session and image survives a restart on the same data directory.
 func TestRestartKeepsSessions(t *testing.T) {
-	dir := t.TempDir()
-	a := startAppAt(t, dir, Config{})
-	s := a.newSession()
-	_, body := a.upload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
-	var res api.UploadResult
-	mustJSON(t, body, &res)
-	a.stop()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	img := a.MustUpload(s, "a.jpg", readFile(t, testdata+"orientation/Landscape_1.jpg"))
+	a.Stop()
 
-	b := startAppAt(t, dir, Config{})
-	resp, body := b.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	b := apptest.StartAt(t, "127.0.0.1:0", a.DataDir, server.Config{})
 	var got api.Session
-	mustJSON(t, body, &got)
-	if resp.StatusCode != http.StatusOK || len(got.Images) != 1 || got.Images[0].ID != res.Images[0].ID {
-		t.Fatalf("after restart: %d %s", resp.StatusCode, body)
+	b.GetJSON("/api/sessions/"+s.ID, &got)
+	if len(got.Images) != 1 || got.Images[0].ID != img.ID {
+		t.Fatalf("after restart: %+v", got)
 	}
-	resp, _ = b.do(http.MethodGet, got.Images[0].ThumbURL, nil, "")
+	resp, _ := b.Do(http.MethodGet, got.Images[0].ThumbURL, nil, "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("thumb after restart: %d", resp.StatusCode)
 	}
 }
 
 func TestQRCode(t *testing.T) {
-	a := startApp(t, Config{PublicURLs: []string{"http://192.0.2.10:8080", "http://198.51.100.7:8080"}})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{PublicURLs: []string{"http://192.0.2.10:8080", "http://198.51.100.7:8080"}})
+	s := a.NewSession()
 	if !strings.HasPrefix(s.UploadURL, "http://192.0.2.10:8080/u/") {
 		t.Fatalf("upload URL %q does not use the first public URL", s.UploadURL)
 	}
@@ -255,7 +246,7 @@ func TestQRCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			resp, body := a.do(http.MethodGet, s.QRURL+tt.query, nil, "")
+			resp, body := a.Do(http.MethodGet, s.QRURL+tt.query, nil, "")
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
@@ -271,17 +262,17 @@ func TestQRCode(t *testing.T) {
 			}
 		})
 	}
-	resp, _ := a.do(http.MethodGet, "/api/sessions/nope/qr.png", nil, "")
+	resp, _ := a.Do(http.MethodGet, "/api/sessions/nope/qr.png", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("QR of unknown session: %d", resp.StatusCode)
 	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
-	for _, p := range []string{"/", "/healthz", "/api/sessions/" + s.ID, s.UploadURL[len(a.base):], "/api/sessions/nope"} {
-		resp, _ := a.do(http.MethodGet, p, nil, "")
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	for _, p := range []string{"/", "/healthz", "/api/sessions/" + s.ID, s.UploadURL[len(a.Base):], "/api/sessions/nope"} {
+		resp, _ := a.Do(http.MethodGet, p, nil, "")
 		for h, want := range map[string]string{
 			"Referrer-Policy":         "no-referrer",
 			"X-Content-Type-Options":  "nosniff",
@@ -297,28 +288,28 @@ func TestSecurityHeaders(t *testing.T) {
 // The stream's headers are the ones DESIGN §4 names, and its first
 // message carries retry.
 func TestStreamHeadersAndRetry(t *testing.T) {
-	a := startApp(t, Config{Retry: 1234 * time.Millisecond})
-	s := a.newSession()
-	sub := a.subscribe(s, "")
+	a := apptest.Start(t, server.Config{Retry: 1234 * time.Millisecond})
+	s := a.NewSession()
+	sub := a.Subscribe(s, "")
 	for h, want := range map[string]string{
 		"Content-Type":      "text/event-stream",
 		"Cache-Control":     "no-cache",
 		"X-Accel-Buffering": "no",
 	} {
-		if got := sub.resp.Header.Get(h); !strings.HasPrefix(got, want) {
+		if got := sub.Header.Get(h); !strings.HasPrefix(got, want) {
 			t.Errorf("%s = %q, want %q", h, got, want)
 		}
 	}
-	sub.next()
-	if d, ok := sub.dec.Retry(); !ok || d != 1234*time.Millisecond {
+	sub.Next()
+	if d, ok := sub.Retry(); !ok || d != 1234*time.Millisecond {
 		t.Errorf("retry = %v %v, want 1.234s", d, ok)
 	}
 }
 
 func TestKeepAliveComment(t *testing.T) {
-	a := startApp(t, Config{KeepAlive: 100 * time.Millisecond})
-	s := a.newSession()
-	resp, err := http.Get(a.base + s.EventsURL)
+	a := apptest.Start(t, server.Config{KeepAlive: 100 * time.Millisecond})
+	s := a.NewSession()
+	resp, err := http.Get(a.Base + s.EventsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,13 +330,13 @@ func TestKeepAliveComment(t *testing.T) {
 }
 
 func TestUnknownIDs(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
 	for _, p := range []string{
 		"/api/sessions/nope", "/api/sessions/nope/events", "/api/sessions/nope/qr.png",
 		"/api/sessions/" + s.ID + "/images/nope", "/api/sessions/" + s.ID + "/images/nope/thumb",
 	} {
-		resp, body := a.do(http.MethodGet, p, nil, "")
+		resp, body := a.Do(http.MethodGet, p, nil, "")
 		var e api.ErrorBody
 		mustJSON(t, body, &e)
 		if resp.StatusCode != http.StatusNotFound || e.Error.Code != api.CodeNotFound || e.Error.Message == "" {
@@ -357,14 +348,14 @@ func TestUnknownIDs(t *testing.T) {
 // A new session's GET answers an empty list, not a missing one; POST
 // answers no list at all (DESIGN §3).
 func TestSessionImagesList(t *testing.T) {
-	a := startApp(t, Config{})
-	resp, body := a.do(http.MethodPost, "/api/sessions", nil, "")
+	a := apptest.Start(t, server.Config{})
+	resp, body := a.Do(http.MethodPost, "/api/sessions", nil, "")
 	if resp.StatusCode != http.StatusCreated || strings.Contains(string(body), `"images"`) {
 		t.Fatalf("POST: %d %s", resp.StatusCode, body)
 	}
 	var s api.Session
 	mustJSON(t, body, &s)
-	resp, body = a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	resp, body = a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"images":[]`) {
 		t.Fatalf("GET: %d %s", resp.StatusCode, body)
 	}

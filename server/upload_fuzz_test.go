@@ -1,13 +1,16 @@
-package server
+package server_test
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"qrsync/server"
 	"qrsync/storage"
 	"qrsync/storage/boltdb"
 	"qrsync/storage/fsblob"
@@ -52,7 +55,7 @@ func FuzzUpload(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { cat.Close() })
-	srv, err := New(Config{
+	srv, err := server.New(server.Config{
 		PublicURLs:  []string{"http://127.0.0.1"},
 		MaxFileSize: 4 << 20,
 		// Small, so that a fuzzed header cannot make each run decode
@@ -70,7 +73,8 @@ func FuzzUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
 		// A fresh session now and then keeps quotas and directories small.
 		if runs%50 == 0 {
-			sess = storage.Session{ID: newSecret(), UploadToken: newSecret(), CreatedAt: srv.cfg.Now(), ExpiresAt: srv.cfg.Now().Add(DefaultSessionTTL)}
+			now := time.Now()
+			sess = storage.Session{ID: rand.Text(), UploadToken: rand.Text(), CreatedAt: now, ExpiresAt: now.Add(server.DefaultSessionTTL)}
 			if err := cat.CreateSession(ctx, sess); err != nil {
 				t.Fatal(err)
 			}
@@ -84,9 +88,9 @@ func FuzzUpload(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, _, err := srv.ingestAll(ctx, cur, hostileBoundary, bytes.NewReader(body))
+		res, _, err := srv.IngestAll(ctx, cur, hostileBoundary, bytes.NewReader(body))
 		if err != nil {
-			if status, code, msg := statusOf(err); status >= 500 {
+			if status, code, msg := server.StatusOf(err); status >= 500 {
 				t.Fatalf("client input answered %d %s %q: %v", status, code, msg, err)
 			}
 		} else if len(res.Images) == 0 {

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
 )
 
 // smallPNG makes a valid w×h PNG.
@@ -38,8 +40,8 @@ func smallPNG(t testing.TB, w, h int) []byte {
 // nothing is left in the data directory.
 func TestBadUploads(t *testing.T) {
 	const maxFile = 1 << 20
-	a := startApp(t, Config{MaxFileSize: maxFile})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{MaxFileSize: maxFile})
+	s := a.NewSession()
 	heic := readFile(t, testdata+"heic/IMG_5195.HEIC")
 	big := append(smallPNG(t, 64, 64), bytes.Repeat([]byte{0}, maxFile)...)
 
@@ -62,20 +64,20 @@ func TestBadUploads(t *testing.T) {
 	svgBody, svgType := mp("x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
 	okBody, okType := mp("ok.png", smallPNG(t, 8, 8))
 	tests := []tc{
-		{"text named .jpg", uploadPath(s), textBody, textType, 415, api.CodeUnsupported, "JPEG, PNG, GIF or WebP"},
-		{"heic", uploadPath(s), heicBody, heicType, 415, api.CodeUnsupported, "Most Compatible"},
-		{"svg with script", uploadPath(s), svgBody, svgType, 415, api.CodeUnsupported, ""},
-		{"empty file", uploadPath(s), emptyBody, emptyType, 415, api.CodeUnsupported, ""},
-		{"over max file size", uploadPath(s), bigBody, bigType, 413, api.CodeTooLarge, "1 MiB"},
+		{"text named .jpg", apptest.UploadPath(s), textBody, textType, 415, api.CodeUnsupported, "JPEG, PNG, GIF or WebP"},
+		{"heic", apptest.UploadPath(s), heicBody, heicType, 415, api.CodeUnsupported, "Most Compatible"},
+		{"svg with script", apptest.UploadPath(s), svgBody, svgType, 415, api.CodeUnsupported, ""},
+		{"empty file", apptest.UploadPath(s), emptyBody, emptyType, 415, api.CodeUnsupported, ""},
+		{"over max file size", apptest.UploadPath(s), bigBody, bigType, 413, api.CodeTooLarge, "1 MiB"},
 		{"unknown token", "/api/upload/not-a-token", okBody, okType, 404, api.CodeNotFound, ""},
-		{"not multipart", uploadPath(s), strings.NewReader("hello"), "text/plain", 400, api.CodeBadRequest, "multipart"},
-		{"no boundary", uploadPath(s), strings.NewReader("hello"), "multipart/form-data", 400, api.CodeBadRequest, ""},
-		{"no file part", uploadPath(s), strings.NewReader("--xx\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--xx--\r\n"), "multipart/form-data; boundary=xx", 400, api.CodeBadRequest, "file"},
-		{"body stops half-way", uploadPath(s), strings.NewReader("--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG\r\n\x1a\n"), "multipart/form-data; boundary=xx", 400, api.CodeBadRequest, ""},
+		{"not multipart", apptest.UploadPath(s), strings.NewReader("hello"), "text/plain", 400, api.CodeBadRequest, "multipart"},
+		{"no boundary", apptest.UploadPath(s), strings.NewReader("hello"), "multipart/form-data", 400, api.CodeBadRequest, ""},
+		{"no file part", apptest.UploadPath(s), strings.NewReader("--xx\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--xx--\r\n"), "multipart/form-data; boundary=xx", 400, api.CodeBadRequest, "file"},
+		{"body stops half-way", apptest.UploadPath(s), strings.NewReader("--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG\r\n\x1a\n"), "multipart/form-data; boundary=xx", 400, api.CodeBadRequest, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := a.do(http.MethodPost, tt.path, tt.body, tt.ctype)
+			resp, body := a.Do(http.MethodPost, tt.path, tt.body, tt.ctype)
 			var e api.ErrorBody
 			mustJSON(t, body, &e)
 			if resp.StatusCode != tt.status || e.Error.Code != tt.code {
@@ -84,13 +86,13 @@ func TestBadUploads(t *testing.T) {
 			if !strings.Contains(e.Error.Message, tt.message) {
 				t.Errorf("message %q should mention %q", e.Error.Message, tt.message)
 			}
-			if files := a.blobFiles(); len(files) != 0 {
+			if files := blobFiles(a.DataDir); len(files) != 0 {
 				t.Fatalf("left behind: %v", files)
 			}
-			waitHealthy(t, a.base)
+			apptest.WaitHealthy(t, a.Base)
 		})
 	}
-	resp, body := a.do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	resp, body := a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"id":"`+s.ID+`","images":[{`) {
 		t.Fatalf("session after bad uploads: %d %s", resp.StatusCode, body)
 	}
@@ -98,35 +100,33 @@ func TestBadUploads(t *testing.T) {
 
 // The same bytes twice make one image, and the phone is told.
 func TestDuplicateUpload(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
 	data := readFile(t, testdata+"orientation/Landscape_2.jpg")
-	resp, body := a.upload(s, "one.jpg", data)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("first: %d %s", resp.StatusCode, body)
+	first := a.MustUpload(s, "one.jpg", data)
+	status, body, err := a.Upload(s, "again.jpg", data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var first api.UploadResult
-	mustJSON(t, body, &first)
-	resp, body = a.upload(s, "again.jpg", data)
 	var second api.UploadResult
 	mustJSON(t, body, &second)
-	if resp.StatusCode != http.StatusOK || len(second.Duplicate) != 1 || second.Duplicate[0] != first.Images[0].ID {
-		t.Fatalf("second: %d %s", resp.StatusCode, body)
+	if status != http.StatusOK || len(second.Duplicate) != 1 || second.Duplicate[0] != first.ID {
+		t.Fatalf("second: %d %s", status, body)
 	}
-	if files := a.blobFiles(); len(files) != 2 {
+	if files := blobFiles(a.DataDir); len(files) != 2 {
 		t.Fatalf("want one original and one thumbnail, got %v", files)
 	}
 }
 
 // Several files in one request are each stored.
 func TestUploadSeveralParts(t *testing.T) {
-	a := startApp(t, Config{})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
 	body, ctype := multipartBody(t, map[string][]byte{
 		"a.png": smallPNG(t, 10, 20),
 		"b.png": smallPNG(t, 30, 5),
 	})
-	resp, out := a.do(http.MethodPost, uploadPath(s), body, ctype)
+	resp, out := a.Do(http.MethodPost, apptest.UploadPath(s), body, ctype)
 	var res api.UploadResult
 	mustJSON(t, out, &res)
 	if resp.StatusCode != http.StatusCreated || len(res.Images) != 2 {
@@ -138,13 +138,13 @@ func TestUploadSeveralParts(t *testing.T) {
 // still sending gets the 413 answer, not a reset or a hang, and nothing is
 // kept.
 func TestOversizeAnsweredWhileSending(t *testing.T) {
-	a := startApp(t, Config{MaxFileSize: 1 << 20})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{MaxFileSize: 1 << 20})
+	s := a.NewSession()
 	head := smallPNG(t, 16, 16)
 	start := time.Now()
-	status, body := streamUpload(t, a.base+uploadPath(s), "huge.png", head, 40<<20, 1)
-	if status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("got %d %s, want 413", status, body)
+	status, body, err := a.UploadFrom(s, "huge.png", photoOfSize(head, 40<<20, 1))
+	if err != nil || status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d %s %v, want 413", status, body, err)
 	}
 	var e api.ErrorBody
 	mustJSON(t, body, &e)
@@ -152,17 +152,17 @@ func TestOversizeAnsweredWhileSending(t *testing.T) {
 		t.Fatalf("error body %s", body)
 	}
 	t.Logf("413 after %v", time.Since(start).Round(time.Millisecond))
-	if files := a.blobFiles(); len(files) != 0 {
+	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Fatalf("left behind: %v", files)
 	}
-	waitHealthy(t, a.base)
+	apptest.WaitHealthy(t, a.Base)
 }
 
 // A body that never ends is answered, read for a bounded while, and then
 // the connection is closed: a client cannot make the server read forever.
 func TestEndlessBodyIsCutOff(t *testing.T) {
-	a := startApp(t, Config{MaxFileSize: 1 << 20})
-	s := a.newSession()
+	a := apptest.Start(t, server.Config{MaxFileSize: 1 << 20})
+	s := a.NewSession()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	sent := make(chan int64, 1)
@@ -178,7 +178,7 @@ func TestEndlessBodyIsCutOff(t *testing.T) {
 		pw.CloseWithError(err)
 		sent <- n
 	}()
-	req, _ := http.NewRequest(http.MethodPost, a.base+uploadPath(s), pr)
+	req, _ := http.NewRequest(http.MethodPost, a.Base+apptest.UploadPath(s), pr)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
@@ -196,25 +196,25 @@ func TestEndlessBodyIsCutOff(t *testing.T) {
 		t.Logf("answered after %v; connection closed after %v and %s sent",
 			answered.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), mib(n))
 		// The limit, what lingering reads, and what socket buffers hold.
-		if max := int64(1<<20 + lingerBytes + 32<<20); n > max {
+		if max := int64(1<<20 + server.LingerBytes + 32<<20); n > max {
 			t.Errorf("server read %s of an endless body, want at most %s", mib(n), mib(max))
 		}
-	case <-time.After(lingerTime + 20*time.Second):
+	case <-time.After(server.LingerTime + 20*time.Second):
 		t.Fatal("the server never closed the connection of an endless body")
 	}
-	if files := a.blobFiles(); len(files) != 0 {
+	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Fatalf("left behind: %v", files)
 	}
-	waitHealthy(t, a.base)
+	apptest.WaitHealthy(t, a.Base)
 }
 
 // A client that keeps sending whatever the server says (the Go client
 // above stops by itself once answered) still gets the answer first, and
 // the server stops reading after lingerBytes or lingerTime and hangs up.
 func TestRefusedBodyLingerIsBounded(t *testing.T) {
-	a := startApp(t, Config{MaxFileSize: 1 << 20})
-	s := a.newSession()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	a := apptest.Start(t, server.Config{MaxFileSize: 1 << 20})
+	s := a.NewSession()
+	conn, err := net.Dial("tcp", a.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestRefusedBodyLingerIsBounded(t *testing.T) {
 	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n" +
 		"Content-Type: image/png\r\n\r\n"
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
-		uploadPath(s), boundary, int64(1)<<40, head)
+		apptest.UploadPath(s), boundary, int64(1)<<40, head)
 	conn.Write(smallPNG(t, 16, 16))
 
 	sent := make(chan int64, 1)
@@ -244,29 +244,29 @@ func TestRefusedBodyLingerIsBounded(t *testing.T) {
 	case n := <-sent:
 		d := time.Since(start)
 		t.Logf("server hung up after %v and %s", d.Round(time.Millisecond), mib(n))
-		if max := int64(1<<20 + lingerBytes + 32<<20); n > max {
+		if max := int64(1<<20 + server.LingerBytes + 32<<20); n > max {
 			t.Errorf("server read %s, want at most %s", mib(n), mib(max))
 		}
-	case <-time.After(lingerTime + 20*time.Second):
+	case <-time.After(server.LingerTime + 20*time.Second):
 		t.Fatal("the server kept reading a refused body")
 	}
-	waitHealthy(t, a.base)
+	apptest.WaitHealthy(t, a.Base)
 }
 
 // An upload whose client goes silent half-way (a phone out of Wi-Fi range
 // sends no FIN) is given up after uploadIdleTimeout, leaving nothing.
 func TestSilentUploadTimesOut(t *testing.T) {
-	defer func(d time.Duration) { uploadIdleTimeout = d }(uploadIdleTimeout)
-	uploadIdleTimeout = 700 * time.Millisecond
-	a := startApp(t, Config{})
-	s := a.newSession()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	const idle = 700 * time.Millisecond
+	server.SetUploadIdleTimeout(t, idle)
+	a := apptest.Start(t, server.Config{})
+	s := a.NewSession()
+	conn, err := net.Dial("tcp", a.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := rawMultipart(filePart("IMG_9.jpg", readFile(t, testdata+"orientation/Landscape_8.jpg")))
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", uploadPath(s), hostileType, len(body))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", apptest.UploadPath(s), hostileType, len(body))
 	conn.Write(body[:len(body)/2])
 	start := time.Now()
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -280,8 +280,8 @@ func TestSilentUploadTimesOut(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Error.Message, "cut off") {
 		t.Fatalf("got %d %s, want 400 cut off", resp.StatusCode, b)
 	}
-	if d := time.Since(start); d < uploadIdleTimeout/2 {
-		t.Fatalf("answered after %v, before the client was silent for %v", d, uploadIdleTimeout)
+	if d := time.Since(start); d < idle/2 {
+		t.Fatalf("answered after %v, before the client was silent for %v", d, idle)
 	}
-	waitFor(t, "the upload's files to go", func() bool { return len(a.blobFiles()) == 0 && len(tempFiles(a)) == 0 })
+	waitFor(t, "the upload's files to go", func() bool { return len(blobFiles(a.DataDir)) == 0 })
 }
