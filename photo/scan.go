@@ -202,6 +202,10 @@ const (
 	xmpExtendedID = "http://ns.adobe.com/xmp/extension/\x00"
 )
 
+// Metadata segments are cleaned at their length, never dropped: MPF
+// locates the images appended after a JPEG by their offsets from the
+// primary's APP2, so every byte after it must stay where it was.
+
 func (s *scanner) jpegStart() {
 	s.collect(2, func(b []byte) {
 		if b[0] != 0xFF || b[1] != 0xD8 {
@@ -258,8 +262,19 @@ func (s *scanner) jpegCode(m byte) {
 					}
 					s.jpegMarker()
 				})
-			case 0xED: // APP13: Photoshop IRB / IPTC, which names city and place; dropped
-				s.skip(int64(n), s.jpegMarker)
+			case 0xED: // APP13: Photoshop IRB / IPTC, which names city and place
+				if !s.strip {
+					s.pass(int64(n), s.jpegMarker)
+					return
+				}
+				s.collect(n, func(p []byte) {
+					// Zeroed whole, its signature too, so readers take it
+					// for nothing they know.
+					clear(p)
+					s.emit(hdr[:])
+					s.emit(p)
+					s.jpegMarker()
+				})
 			default:
 				s.emit(hdr[:])
 				s.pass(int64(n), s.jpegMarker)
@@ -277,9 +292,16 @@ func (s *scanner) jpegApp1(hdr [4]byte, p []byte) (done bool) {
 			return s.keepExif(p)
 		}
 		clearGPS(p)
-	case bytes.HasPrefix(p, []byte(xmpID)), bytes.HasPrefix(p, []byte(xmpExtendedID)):
-		// XMP repeats GPS and names places; drop the whole segment.
+	case bytes.HasPrefix(p, []byte(xmpID)):
+		// XMP repeats GPS and names places. An empty packet in its place
+		// keeps readers that expect XMP here content.
+		s.emit(hdr[:])
+		s.emit(p[:len(xmpID)])
+		s.emitBlankXMP(int64(len(p) - len(xmpID)))
 		return false
+	case bytes.HasPrefix(p, []byte(xmpExtendedID)):
+		// A piece of a large XMP packet; zeroed, readers skip it.
+		clear(p)
 	}
 	s.emit(hdr[:])
 	s.emit(p)

@@ -14,9 +14,13 @@ import (
 //   - JPEG: in each APP1 Exif segment the GPS IFD (tag 0x8825) is emptied
 //     in place: its entry count becomes 0 and its entries and their
 //     out-of-line values are zeroed, so no offset moves and orientation and
-//     every other tag stay. APP1 XMP segments (standard and extended) and
-//     APP13 (Photoshop/IPTC, which carries city and location) are dropped.
-//     Everything from SOS on, pixel data included, is copied byte for byte.
+//     every other tag stay. An APP1 XMP segment keeps its identifier and
+//     gets an empty, valid XMP packet padded with spaces to the same
+//     length; extended XMP and APP13 (Photoshop/IPTC, which carries city
+//     and location) keep marker and length and have their payload zeroed,
+//     which readers skip. So the output is as long as the input and every
+//     offset holds, MPF's included. Everything from SOS on, pixel data
+//     included, is copied byte for byte.
 //   - PNG: the GPS IFD of an eXIf chunk is emptied in place as for JPEG and
 //     that chunk's CRC recomputed (an eXIf over 1 MiB is dropped);
 //     tEXt/zTXt/iTXt chunks whose keyword is "XML:com.adobe.xmp" or an

@@ -107,11 +107,22 @@ func TestStripLocationGPSPhotos(t *testing.T) {
 					t.Errorf("coordinate bytes % x still in the output", c)
 				}
 			}
-			if bytes.Contains(out, []byte("http://ns.adobe.com/xap/1.0/")) {
-				t.Error("XMP segment still in the output")
+			// Same length, so nothing after the metadata moves.
+			if len(out) != len(in) {
+				t.Errorf("output is %d bytes, input %d", len(out), len(in))
 			}
-			if bytes.Contains(out, []byte("GPS")) && bytes.Contains(in[:inSOS], []byte("exif:GPS")) {
-				t.Error("XMP GPS text still in the output")
+			xmps := 0
+			for _, seg := range jpegHeader(t, out) {
+				if x, ok := bytes.CutPrefix(seg.payload, []byte(xmpID)); ok {
+					checkBlankXMP(t, x)
+					xmps++
+				}
+			}
+			if xmps != 1 {
+				t.Errorf("%d XMP segments, want the photo's one, blanked", xmps)
+			}
+			if bytes.Contains(out, []byte("MicrosoftPhoto")) {
+				t.Error("XMP text still in the output")
 			}
 			a, err := jpeg.Decode(bytes.NewReader(in))
 			if err != nil {
@@ -225,9 +236,25 @@ func TestStripLocationFormats(t *testing.T) {
 						t.Errorf("segment %q was dropped", keep)
 					}
 				}
-				for _, gone := range []string{xmpID, xmpExtendedID, "Photoshop 3.0"} {
+				if len(out) != len(s.data) {
+					t.Errorf("JPEG length changed %d -> %d: offsets after the metadata would move", len(s.data), len(out))
+				}
+				// Blanked, not dropped: the same segments at the same places.
+				hIn, hOut := jpegHeader(t, s.data), jpegHeader(t, out)
+				if len(hIn) != len(hOut) {
+					t.Fatalf("%d segments, were %d", len(hOut), len(hIn))
+				}
+				for i, seg := range hOut {
+					if seg.marker != hIn[i].marker || seg.at != hIn[i].at || len(seg.payload) != len(hIn[i].payload) {
+						t.Errorf("segment %d: 0x%02X at %d, was 0x%02X at %d", i, seg.marker, seg.at, hIn[i].marker, hIn[i].at)
+					}
+					if x, ok := bytes.CutPrefix(seg.payload, []byte(xmpID)); ok {
+						checkBlankXMP(t, x)
+					}
+				}
+				for _, gone := range []string{xmpExtendedID, "Photoshop 3.0"} {
 					if bytes.Contains(out, []byte(gone)) {
-						t.Errorf("segment %q kept", gone)
+						t.Errorf("segment %q not zeroed", gone)
 					}
 				}
 			case PNG:
