@@ -116,6 +116,9 @@ func start(t testing.TB, addr, dataDir string, cfg server.Config, wrapBlobs func
 			return
 		}
 		stopped = true
+		// The test's idle keep-alive connections would hold the graceful
+		// shutdown for its whole grace period, two seconds a server.
+		http.DefaultClient.CloseIdleConnections()
 		cancel()
 		select {
 		case <-done:
