@@ -14,10 +14,12 @@ import (
 // has two uses:
 //
 //   - strip mode (StripLocation): it rewrites the stream to out, minus
-//     location metadata, holding at most one metadata block in memory;
+//     location metadata, holding at most one metadata block in memory. A
+//     JPEG is followed to its end and past it, since phones append more
+//     images (MPF previews, gain maps) that carry their own Exif;
 //   - observe mode (Process): out is nil and it only keeps a copy of the
 //     first EXIF block it meets, wherever in the file it is (a WebP's EXIF
-//     chunk comes after the pixels).
+//     chunk comes after the pixels), and stops at a JPEG's first scan.
 //
 // It is a push parser: the next step is a continuation that runs when the
 // bytes it asked for have arrived, so there is no goroutine and no
@@ -32,11 +34,18 @@ type scanner struct {
 	want   int          // modeCollect: how many bytes buf must hold
 	buf    []byte       // modeCollect: the bytes so far
 	onFull func([]byte) // modeCollect: runs with buf once it holds want bytes
+	onCut  func([]byte) // modeCollect: runs with buf if the stream ends first; nil: buf is written as is
 	remain int64        // modePass, modeSkip: bytes left
 	then   func()       // modePass, modeSkip: runs once remain is 0
 
 	riffLeft int64 // WebP: bytes of the RIFF body not yet announced by a chunk header
-	closed   bool
+
+	// JPEG, strip mode.
+	headerDone bool // the primary image reached its first SOS or EOI: the stream may end anywhere now
+	trailing   bool // past the primary image's EOI: a fault only ends the image it is in
+	soi        int  // modeTrailer: how many bytes of "FF D8 FF" the bytes so far end with
+
+	closed bool
 }
 
 type scanMode uint8
@@ -46,6 +55,8 @@ const (
 	modePass                    // copy remain bytes through, then then
 	modeSkip                    // drop remain bytes, then then
 	modeRest                    // copy everything that follows as is (the structure is done)
+	modeEntropy                 // JPEG: copy entropy-coded data through up to the next marker
+	modeTrailer                 // JPEG: copy bytes after an EOI through, looking for another image
 )
 
 const (
@@ -98,7 +109,7 @@ func (s *scanner) Write(p []byte) (int, error) {
 			p, n = p[k:], n+k
 			if len(s.buf) == s.want {
 				f := s.onFull
-				s.onFull = nil
+				s.onFull, s.onCut = nil, nil
 				f(s.buf)
 			}
 		case modePass, modeSkip:
@@ -116,6 +127,12 @@ func (s *scanner) Write(p []byte) (int, error) {
 		case modeRest:
 			s.emit(p)
 			p, n = nil, n+len(p)
+		case modeEntropy:
+			k := s.entropy(p)
+			p, n = p[k:], n+k
+		case modeTrailer:
+			k := s.trailer(p)
+			p, n = p[k:], n+k
 		}
 	}
 	return n, s.err
@@ -128,8 +145,18 @@ func (s *scanner) Close() error {
 		return s.err
 	}
 	s.closed = true
-	if s.err == nil && s.mode != modeRest {
+	if s.err == nil && s.mode != modeRest && !s.headerDone {
 		s.err = errorf(ErrCorrupt, "the file ends inside its header")
+	}
+	if s.err == nil && s.mode == modeCollect {
+		// A JPEG cut short after its header (a truncated file, or trailer
+		// bytes that only looked like an image): what was held is written,
+		// cleaned as a whole segment would be, so nothing is lost or leaked.
+		if s.onCut != nil {
+			s.onCut(s.buf)
+		} else {
+			s.emit(s.buf)
+		}
 	}
 	if s.err != nil {
 		return s.err
@@ -145,10 +172,15 @@ func (s *scanner) Close() error {
 // collect asks for the next n bytes in one piece. The slice given to f is
 // only valid until f schedules a step that consumes input, so f must be
 // done with it first (it may emit it).
-func (s *scanner) collect(n int, f func([]byte)) {
-	s.mode, s.want, s.buf, s.onFull = modeCollect, n, s.buf[:0], f
+func (s *scanner) collect(n int, f func([]byte)) { s.collectOr(n, f, nil) }
+
+// collectOr is collect, with cut to run instead of f on the bytes so far
+// if the stream ends before n have come (only once a JPEG's header is
+// done; anywhere else that is a malformed stream).
+func (s *scanner) collectOr(n int, f, cut func([]byte)) {
+	s.mode, s.want, s.buf, s.onFull, s.onCut = modeCollect, n, s.buf[:0], f, cut
 	if n == 0 {
-		s.onFull = nil
+		s.onFull, s.onCut = nil, nil
 		f(s.buf)
 	}
 }
@@ -196,116 +228,243 @@ func (s *scanner) keepExif(b []byte) bool {
 }
 
 // --- JPEG ------------------------------------------------------------------
+//
+// In strip mode the whole stream is followed: the primary image's segments,
+// its entropy-coded data (scanned for markers, since a progressive JPEG has
+// tables and metadata between its scans) and, after its EOI, a trailer that
+// is copied through while watching for "FF D8 FF", the start of an appended
+// image (an MPF preview or gain map, or any JPEG) whose segments are
+// cleaned the same way. Nothing changes length: MPF locates the appended
+// images by their offsets from the primary's APP2, so every byte after it
+// must stay where it was.
+//
+// Every structural byte is written as soon as it is read; only the payload
+// of a metadata segment (at most 64 KiB) is held, to be cleaned in place.
 
 const (
 	xmpID         = "http://ns.adobe.com/xap/1.0/\x00"
 	xmpExtendedID = "http://ns.adobe.com/xmp/extension/\x00"
+	photoshopID   = "Photoshop 3.0\x00" // APP13 image resource blocks, IPTC among them
 )
 
-// Metadata segments are cleaned at their length, never dropped: MPF
-// locates the images appended after a JPEG by their offsets from the
-// primary's APP2, so every byte after it must stay where it was.
+// isRST reports whether m is a restart marker, which may appear inside
+// entropy-coded data.
+func isRST(m byte) bool { return m >= 0xD0 && m <= 0xD7 }
 
 func (s *scanner) jpegStart() {
 	s.collect(2, func(b []byte) {
+		s.emit(b)
 		if b[0] != 0xFF || b[1] != 0xD8 {
 			s.fail("JPEG without SOI")
 			return
 		}
-		s.emit(b)
 		s.jpegMarker()
 	})
 }
 
+// jpegMarker reads the marker that must follow a segment.
 func (s *scanner) jpegMarker() {
 	s.collect(2, func(b []byte) {
+		s.emit(b)
 		if b[0] != 0xFF {
-			// Strict on purpose: a parser that resynchronised here could
-			// walk past an Exif segment without seeing it.
-			s.fail("JPEG: expected a marker, found byte 0x%02X", b[0])
+			// Not resynchronised in the primary image on purpose: a parser
+			// that did could walk past an Exif segment without seeing it.
+			s.malformed(b, "JPEG: expected a marker, found byte 0x%02X", b[0])
 			return
 		}
 		s.jpegCode(b[1])
 	})
 }
 
+// jpegCodeNext reads the code of a marker whose 0xFF has been read.
+func (s *scanner) jpegCodeNext() {
+	s.collect(1, func(b []byte) {
+		s.emit(b)
+		s.jpegCode(b[0])
+	})
+}
+
+// jpegCode handles what follows the marker 0xFF m, which has been written.
 func (s *scanner) jpegCode(m byte) {
 	switch {
-	case m == 0xFF: // fill byte before a marker (B.1.1.2): keep it, read on
-		s.emit([]byte{0xFF})
-		s.collect(1, func(b []byte) { s.jpegCode(b[0]) })
+	case m == 0xFF: // fill byte before a marker (B.1.1.2)
+		s.jpegCodeNext()
 	case m == 0x00 || m == 0xD8:
-		s.fail("JPEG: unexpected marker 0x%02X", m)
-	case m == 0x01 || (m >= 0xD0 && m <= 0xD7): // TEM, RSTn: no length
-		s.emit([]byte{0xFF, m})
+		s.malformed([]byte{0xFF, m}, "JPEG: unexpected marker 0x%02X", m)
+	case m == 0x01 || isRST(m): // TEM, RSTn: no length
 		s.jpegMarker()
-	case m == 0xDA || m == 0xD9: // SOS: entropy-coded data follows; EOI: the end
-		// Metadata segments come before the first scan; everything after
-		// is copied byte for byte, pixels untouched.
-		s.emit([]byte{0xFF, m})
+	case !s.strip && (m == 0xDA || m == 0xD9):
+		// An observer has seen every header segment by the first scan.
 		s.rest()
+	case m == 0xD9: // EOI
+		s.headerDone, s.trailing = true, true
+		s.scanTrailer()
 	default:
+		if m == 0xDA && !s.trailing { // SOS
+			s.headerDone = true
+		}
 		s.collect(2, func(b []byte) {
+			s.emit(b)
 			l := int(b[0])<<8 | int(b[1])
 			if l < 2 {
-				s.fail("JPEG: segment 0x%02X with length %d", m, l)
+				s.malformed(b, "JPEG: segment 0x%02X with length %d", m, l)
 				return
 			}
-			hdr := [4]byte{0xFF, m, b[0], b[1]}
 			n := l - 2
-			switch m {
-			case 0xE1: // APP1: Exif or XMP
+			switch {
+			case m == 0xDA: // the scan header, then its entropy-coded data
+				s.pass(int64(n), s.scanEntropy)
+			case m == 0xE1 && !s.strip:
 				s.collect(n, func(p []byte) {
-					if s.jpegApp1(hdr, p) {
+					if len(p) >= 6 && string(p[:5]) == exifPrefix && s.keepExif(p) {
 						s.rest()
 						return
 					}
 					s.jpegMarker()
 				})
-			case 0xED: // APP13: Photoshop IRB / IPTC, which names city and place
-				if !s.strip {
-					s.pass(int64(n), s.jpegMarker)
-					return
-				}
-				s.collect(n, func(p []byte) {
-					// Zeroed whole, its signature too, so readers take it
-					// for nothing they know.
-					clear(p)
-					s.emit(hdr[:])
-					s.emit(p)
+			case s.strip && (m == 0xE1 || m == 0xED): // APP1: Exif or XMP; APP13: Photoshop IRB / IPTC
+				cleaned := func(p []byte) { s.emitMetadata(m, p) }
+				s.collectOr(n, func(p []byte) {
+					cleaned(p)
 					s.jpegMarker()
-				})
+				}, cleaned)
 			default:
-				s.emit(hdr[:])
 				s.pass(int64(n), s.jpegMarker)
 			}
 		})
 	}
 }
 
-// jpegApp1 handles one APP1 segment; it returns true when an observer has
-// what it came for.
-func (s *scanner) jpegApp1(hdr [4]byte, p []byte) (done bool) {
+// emitMetadata writes the payload p of an APP1 or APP13 segment, whose
+// marker and length are written, without location and at the same length.
+func (s *scanner) emitMetadata(m byte, p []byte) {
 	switch {
+	case m == 0xED && (!s.trailing || bytes.HasPrefix(p, []byte(photoshopID))):
+		// Photoshop IRB / IPTC names city and place. Zeroed whole, its
+		// signature too, so readers take it for nothing they know. After
+		// the primary image only a signed one is: "FF D8 FF ED" in other
+		// appended data (a motion photo's video) must not cost it 64 KiB.
+		clear(p)
 	case len(p) >= 6 && string(p[:5]) == exifPrefix:
-		if !s.strip {
-			return s.keepExif(p)
-		}
 		clearGPS(p)
 	case bytes.HasPrefix(p, []byte(xmpID)):
 		// XMP repeats GPS and names places. An empty packet in its place
 		// keeps readers that expect XMP here content.
-		s.emit(hdr[:])
 		s.emit(p[:len(xmpID)])
 		s.emitBlankXMP(int64(len(p) - len(xmpID)))
-		return false
+		return
 	case bytes.HasPrefix(p, []byte(xmpExtendedID)):
 		// A piece of a large XMP packet; zeroed, readers skip it.
 		clear(p)
 	}
-	s.emit(hdr[:])
 	s.emit(p)
-	return false
+}
+
+// malformed handles a fault in the JPEG structure: in the primary image
+// the stream is corrupt; in an appended one it only ends that image, and
+// the trailer scan resumes. b are the bytes that showed the fault (already
+// written), at most 2; they may begin the next image ("FF D8").
+func (s *scanner) malformed(b []byte, format string, args ...any) {
+	if !s.trailing {
+		s.fail(format, args...)
+		return
+	}
+	s.scanTrailer()
+	_, s.soi = findSOI(0, b)
+}
+
+func (s *scanner) scanEntropy() { s.mode = modeEntropy }
+
+func (s *scanner) scanTrailer() { s.mode, s.soi = modeTrailer, 0 }
+
+// entropy copies entropy-coded data from p through, up to and including
+// the next marker, and returns how many bytes it consumed. In this data an
+// 0xFF is followed by 0x00 (a stuffed 0xFF), a restart marker or another
+// 0xFF (fill); anything else is a marker and ends the scan.
+func (s *scanner) entropy(p []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], 0xFF)
+		if j < 0 {
+			s.emit(p)
+			return len(p)
+		}
+		i += j + 1
+		if i == len(p) {
+			// The byte that says what this 0xFF is comes with the next Write.
+			s.emit(p)
+			s.collect(1, s.entropyFF)
+			return len(p)
+		}
+		switch c := p[i]; {
+		case c == 0x00 || isRST(c):
+			i++
+		case c == 0xFF: // fill: the next 0xFF is looked at in turn
+		default:
+			s.emit(p[:i+1])
+			s.jpegCode(c)
+			return i + 1
+		}
+	}
+}
+
+// entropyFF is entropy for the byte after an 0xFF that ended a Write.
+func (s *scanner) entropyFF(b []byte) {
+	s.emit(b)
+	switch c := b[0]; {
+	case c == 0x00 || isRST(c):
+		s.scanEntropy()
+	case c == 0xFF:
+		s.collect(1, s.entropyFF)
+	default:
+		s.jpegCode(c)
+	}
+}
+
+// trailer copies bytes after an EOI from p through, up to and including
+// the first "FF D8 FF" (SOI and the 0xFF of the next marker), and returns
+// how many it consumed. Appended images start there.
+func (s *scanner) trailer(p []byte) int {
+	end, k := findSOI(s.soi, p)
+	if end < 0 {
+		s.emit(p)
+		s.soi = k
+		return len(p)
+	}
+	s.emit(p[:end])
+	s.jpegCodeNext()
+	return end
+}
+
+// jpegStartBytes begin every JPEG: SOI and the 0xFF of its first marker.
+const jpegStartBytes = "\xFF\xD8\xFF"
+
+// findSOI looks for jpegStartBytes in p, given that the bytes before p
+// ended with the first k of them. It returns the index just past the first
+// match, or -1 and how many of jpegStartBytes p ends with.
+func findSOI(k int, p []byte) (end, tail int) {
+	for i := 0; i < len(p); {
+		if k == 0 {
+			j := bytes.IndexByte(p[i:], 0xFF)
+			if j < 0 {
+				return -1, 0
+			}
+			i, k = i+j+1, 1
+			continue
+		}
+		switch {
+		case p[i] == jpegStartBytes[k]:
+			k++
+			if k == len(jpegStartBytes) {
+				return i + 1, 0
+			}
+		case p[i] == 0xFF: // "FF FF": the second 0xFF may begin it
+			k = 1
+		default:
+			k = 0
+		}
+		i++
+	}
+	return -1, k
 }
 
 // --- PNG -------------------------------------------------------------------

@@ -11,16 +11,25 @@ import (
 // (at most 64 KiB for JPEG, 1 MiB for a WebP EXIF or PNG eXIf chunk),
 // never by the file.
 //
-//   - JPEG: in each APP1 Exif segment the GPS IFD (tag 0x8825) is emptied
-//     in place: its entry count becomes 0 and its entries and their
-//     out-of-line values are zeroed, so no offset moves and orientation and
-//     every other tag stay. An APP1 XMP segment keeps its identifier and
-//     gets an empty, valid XMP packet padded with spaces to the same
-//     length; extended XMP and APP13 (Photoshop/IPTC, which carries city
-//     and location) keep marker and length and have their payload zeroed,
-//     which readers skip. So the output is as long as the input and every
-//     offset holds, MPF's included. Everything from SOS on, pixel data
-//     included, is copied byte for byte.
+//   - JPEG: the output is exactly as long as the input and only metadata
+//     bytes change, so every offset holds, including the MPF (Multi-Picture
+//     Format) offsets by which a primary image's APP2 locates the images
+//     appended after it. In each APP1 Exif segment the GPS IFD (tag 0x8825)
+//     is emptied in place: its entry count becomes 0 and its entries and
+//     their out-of-line values are zeroed, so orientation and every other
+//     tag stay. An APP1 XMP segment keeps its identifier and gets an empty,
+//     valid XMP packet padded with spaces to the same length; extended XMP
+//     and APP13 (Photoshop/IPTC, which carries city and location) keep
+//     marker and length and have their payload zeroed, which readers skip.
+//     This holds for segments anywhere in the primary image (between the
+//     scans of a progressive JPEG too) and in every JPEG found after its
+//     EOI by its start "FF D8 FF", such as an MPF preview or gain map;
+//     there, an APP13 is zeroed only if it has the Photoshop signature, so
+//     that those bytes met by chance in other appended data (a motion
+//     photo's video) cost it nothing. Entropy-coded data and the bytes
+//     between images are copied byte for byte. The primary image must be
+//     well formed up to its EOI; an appended image that is not is copied
+//     as is from the fault on, where the search for a next image resumes.
 //   - PNG: the GPS IFD of an eXIf chunk is emptied in place as for JPEG and
 //     that chunk's CRC recomputed (an eXIf over 1 MiB is dropped);
 //     tEXt/zTXt/iTXt chunks whose keyword is "XML:com.adobe.xmp" or an
@@ -36,11 +45,17 @@ import (
 // Close flushes and returns an error if the stream was malformed in a way
 // that stopped the filter (wrapping ErrCorrupt), ended inside its header,
 // or if writing to w failed; Write fails from the first such problem on.
-// Then the output is incomplete and the caller must discard it. Location
-// kept by means this filter does not read (maker notes, the Exif of a
-// second image appended after a JPEG's EOI such as an MPF preview, text in
-// a comment) is not removed. The caller must call Close; it does not close
-// w. An f that is not an accepted format fails with ErrUnsupported.
+// Then the output is incomplete and the caller must discard it. A JPEG cut
+// short once its first scan has begun is not an error: what arrived is
+// written, a segment cut off in its middle cleaned as a whole one would
+// be. Location kept where this filter does not look is not removed: maker
+// notes (inside Exif, in formats private to each camera maker), JPEG COM
+// comments, PNG text chunks under other keywords, JPEGs inside other
+// segments (an Exif thumbnail), an appended JPEG that starts within the
+// length a malformed one before it announced for a segment, and appended
+// data that is not JPEG (a motion photo's video). The caller must call
+// Close; it does not close w. An f that is not an accepted format fails
+// with ErrUnsupported.
 func StripLocation(w io.Writer, f Format) io.WriteCloser {
 	return newScanner(f, bufio.NewWriterSize(w, stripBufferSize))
 }

@@ -327,6 +327,12 @@ func TestStripLocationChunking(t *testing.T) {
 		all = append(all, sample{n, JPEG, readShared(t, "gps/"+n)})
 	}
 	all = append(all, sample{"Landscape_6", JPEG, readShared(t, "orientation/Landscape_6.jpg")})
+	mpf, _ := mpfSample(t)
+	_, progFile, _ := progressiveSample(t)
+	all = append(all, sample{"mpf", JPEG, mpf}, sample{"progressive and appended", JPEG, progFile})
+	for _, c := range trailerSamples(t) {
+		all = append(all, sample{"trailer " + c.name, JPEG, c.data})
+	}
 	for _, s := range all {
 		t.Run(s.name, func(t *testing.T) {
 			want, err := strip(t, s.data, s.f, nil)
@@ -366,6 +372,9 @@ func TestStripLocationMalformed(t *testing.T) {
 		{"jpeg garbage between segments", JPEG, append(append(bytes.Clone(jpg[:2]), 0x00, 0x01), jpg[2:]...)},
 		{"jpeg short segment length", JPEG, append([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x01}, jpg[2:]...)},
 		{"jpeg stuffed zero marker", JPEG, append([]byte{0xFF, 0xD8, 0xFF, 0x00}, jpg[2:]...)},
+		// The primary image is held to its structure to its EOI.
+		{"jpeg SOI inside the scan", JPEG, append(bytes.Clone(jpg[:sos+40]), jpg...)},
+		{"jpeg bad segment between scans", JPEG, append(bytes.Clone(jpg[:sos+40]), 0xFF, 0xC4, 0x00, 0x03, 0x00, 0x12, 0x34)},
 		{"png bad signature", PNG, []byte("\x89PNG\r\n\x1a\x00rest")},
 		{"png ends before IEND", PNG, encPNG(t, scene(8, 8))[:40]},
 		{"png chunk length overflow", PNG, append([]byte(pngSignature), 0xFF, 0xFF, 0xFF, 0xFF, 'I', 'D', 'A', 'T')},
