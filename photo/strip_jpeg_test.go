@@ -620,3 +620,23 @@ func TestStripLocationXMPAfterAPP2(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStripLocationJPEG: whatever the bytes, 1-byte writes give what one
+// write gives, and a JPEG the filter accepts keeps its length.
+func FuzzStripLocationJPEG(f *testing.F) {
+	for _, c := range trailerSamples(f) {
+		f.Add(c.data)
+	}
+	prog, _, _ := progressiveSample(f)
+	f.Add(prog)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, err1 := strip(t, data, JPEG, nil)
+		bytewise, err2 := strip(t, data, JPEG, func() int { return 1 })
+		if (err1 == nil) != (err2 == nil) || !bytes.Equal(whole, bytewise) {
+			t.Fatalf("1-byte writes differ: %v vs %v", err1, err2)
+		}
+		if err1 == nil && len(whole) != len(data) {
+			t.Fatalf("output %d bytes, input %d", len(whole), len(data))
+		}
+	})
+}
