@@ -281,8 +281,8 @@ type Stream struct {
 	Header http.Header
 
 	t      testing.TB
-	events chan eventsource.Event
-	errc   chan error
+	events chan eventsource.Event // closed at the stream's end, after err is set
+	err    error                  // why the stream ended
 	close  func()
 
 	mu       sync.Mutex
@@ -314,14 +314,14 @@ func (c *Client) Subscribe(s api.Session, lastEventID string) *Stream {
 		cancel()
 		c.t.Fatalf("subscribe: status %d", resp.StatusCode)
 	}
-	st := &Stream{Header: resp.Header, t: c.t, events: make(chan eventsource.Event, 64), errc: make(chan error, 1),
+	st := &Stream{Header: resp.Header, t: c.t, events: make(chan eventsource.Event, 64),
 		close: func() { cancel(); resp.Body.Close() }}
 	go func() {
 		dec := eventsource.NewDecoder(resp.Body)
 		for {
 			ev, err := dec.Next()
 			if err != nil {
-				st.errc <- err
+				st.err = err
 				close(st.events)
 				return
 			}
@@ -342,27 +342,21 @@ func (s *Stream) Close() { s.close() }
 // fails the test.
 func (s *Stream) Next() eventsource.Event {
 	s.t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			s.t.Fatalf("stream ended: %v", <-s.errc)
-		}
-		return ev
-	case <-time.After(15 * time.Second):
+	ev, got, ended := s.await(15 * time.Second)
+	switch {
+	case ended:
+		s.t.Fatalf("stream ended: %v", s.err)
+	case !got:
 		s.t.Fatal("no event within 15s")
 	}
-	return eventsource.Event{}
+	return ev
 }
 
 // None fails the test if an event arrives within d.
 func (s *Stream) None(d time.Duration) {
 	s.t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if ok {
-			s.t.Fatalf("unexpected event %+v", ev)
-		}
-	case <-time.After(d):
+	if ev, got, _ := s.await(d); got {
+		s.t.Fatalf("unexpected event %+v", ev)
 	}
 }
 
@@ -370,13 +364,23 @@ func (s *Stream) None(d time.Duration) {
 // no event before.
 func (s *Stream) WaitEnd(d time.Duration) {
 	s.t.Helper()
+	ev, got, ended := s.await(d)
+	switch {
+	case got:
+		s.t.Fatalf("unexpected event %+v before the stream's end", ev)
+	case !ended:
+		s.t.Fatalf("stream still open after %v", d)
+	}
+}
+
+// await waits up to d for what comes next: an event (got) or the
+// stream's end (ended); neither means d passed.
+func (s *Stream) await(d time.Duration) (ev eventsource.Event, got, ended bool) {
 	select {
 	case ev, ok := <-s.events:
-		if ok {
-			s.t.Fatalf("unexpected event %+v before the stream's end", ev)
-		}
+		return ev, ok, !ok
 	case <-time.After(d):
-		s.t.Fatalf("stream still open after %v", d)
+		return ev, false, false
 	}
 }
 
