@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,21 +24,7 @@ import (
 func TestBrowserPhoneToPC(t *testing.T) {
 	a := apptest.Start(t, server.Config{})
 	browser := browsertest.Chromium(t)
-
-	pc, cancelPC := chromedp.NewContext(browser)
-	defer cancelPC()
-	if err := chromedp.Do(pc,
-		chromedp.EmulateViewport(1280, 800),
-		chromedp.Navigate(a.Base+"/"),
-	); err != nil {
-		t.Fatal(err)
-	}
-	uploadURL, err := chromedp.Run(pc, chromedp.Poll[string](
-		`document.querySelector('#status')?.dataset.state === 'live' && document.querySelector('#upload-url')?.textContent.trim()`,
-		chromedp.WithPollingTimeout(30*time.Second)))
-	if err != nil {
-		t.Fatalf("PC page never went live with an upload link: %v", err)
-	}
+	pc, uploadURL := openPCPage(t, browser, a.Base)
 	qrLoaded, err := chromedp.Run(pc, chromedp.Poll[bool](
 		`(() => { const q = document.querySelector('#qr'); return !!q && q.complete && q.naturalWidth > 0 })()`,
 		chromedp.WithPollingTimeout(10*time.Second)))
@@ -94,11 +81,36 @@ func TestBrowserPhoneToPC(t *testing.T) {
 	if err := chromedp.Do(pc, chromedp.Sleep(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	shot, err := chromedp.Run(pc, chromedp.FullScreenshot(100))
+	screenshot(t, pc, "pc-page.png")
+}
+
+// openPCPage opens the PC page of the server at base in a new desktop-sized
+// tab of browser, and waits for it to go live with a session: it returns
+// the tab and the session's upload link.
+func openPCPage(t *testing.T, browser context.Context, base string) (pc context.Context, uploadURL string) {
+	t.Helper()
+	pc, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	uploadURL, err := chromedp.Run(pc, chromedp.Poll[string](
+		`document.querySelector('#status')?.dataset.state === 'live' && document.querySelector('#upload-url')?.textContent.trim()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("PC page never went live with an upload link: %v", err)
+	}
+	return pc, uploadURL
+}
+
+// screenshot leaves a picture of the whole page in tab in test-output/.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(browsertest.OutputDir(t), "pc-page.png")
+	out := filepath.Join(browsertest.OutputDir(t), name)
 	if err := os.WriteFile(out, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -33,18 +33,7 @@ import (
 func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
 	a := apptest.Start(t, server.Config{MaxFileSize: 1 << 20})
 	browser := browsertest.Chromium(t)
-
-	pc, cancelPC := chromedp.NewContext(browser)
-	defer cancelPC()
-	if err := chromedp.Do(pc, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(a.Base+"/")); err != nil {
-		t.Fatal(err)
-	}
-	uploadURL, err := chromedp.Run(pc, chromedp.Poll[string](
-		`document.querySelector('#status')?.dataset.state === 'live' && document.querySelector('#upload-url')?.textContent.trim()`,
-		chromedp.WithPollingTimeout(30*time.Second)))
-	if err != nil {
-		t.Fatalf("PC page never went live: %v", err)
-	}
+	pc, uploadURL := openPCPage(t, browser, a.Base)
 
 	files := []string{testdata + "orientation/Landscape_1.jpg", testdata + "heic/IMG_5195.HEIC", testdata + "gps/DSCN0010.jpg"}
 	for i, f := range files {
@@ -120,15 +109,7 @@ func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
 		layout["pickTop"] < layout["innerHeight"]*2/3 || layout["pickBottom"] > layout["innerHeight"] || layout["fontSize"] < 16 {
 		t.Errorf("phone layout %v: want no sideways scroll at 390 px, tap targets of 48 px or more in the bottom third, 16 px text", layout)
 	}
-	shot, err := chromedp.Run(phone, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(browsertest.OutputDir(t), "phone-page.png")
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", out)
+	screenshot(t, phone, "phone-page.png")
 
 	// A file over --max-file-size: the browser is still sending when the
 	// server answers 413, and must show the answer, not a network error.
@@ -208,13 +189,7 @@ func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 		t.Fatalf("no per-file progress, overall count and speed while sending: %v", err)
 	}
 	t.Logf("while sending: %q, %q, %q", p.Status, p.Summary, p.Speed)
-	shot, err := chromedp.Run(phone, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(browsertest.OutputDir(t), "phone-page-progress.png"), shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	screenshot(t, phone, "phone-page-progress.png")
 
 	// The server's 500 is retried without anyone touching anything.
 	retrying, err := chromedp.Run(phone, chromedp.Poll[string](
