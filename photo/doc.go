@@ -53,7 +53,9 @@
 // the embedded thumbnail, which are not all self-describing and so cannot
 // be fixed up reliably. Emptying keeps every other offset valid and every
 // other tag, orientation included, byte for byte. XMP and IPTC, which also
-// carry place names, are dropped where the container allows it (JPEG, PNG)
-// and blanked to the same length where sizes must not change (WebP). The
-// pixel data is never touched.
+// carry place names, are dropped in PNG and blanked to the same length in
+// JPEG and WebP, where offsets or sizes must not change. A JPEG is followed
+// past its end, since phones append more images (MPF previews, HDR gain
+// maps) with their own Exif; those are cleaned too. The pixel data is never
+// touched.
 package photo

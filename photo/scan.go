@@ -360,12 +360,16 @@ func (s *scanner) emitMetadata(m byte, p []byte) {
 	s.emit(p)
 }
 
-// malformed handles a fault in the JPEG structure: in the primary image
-// the stream is corrupt; in an appended one it only ends that image, and
-// the trailer scan resumes. b are the bytes that showed the fault (already
-// written), at most 2; they may begin the next image ("FF D8").
+// malformed handles a fault in the JPEG structure. Before the primary
+// image's first scan the stream is corrupt: its metadata could not be
+// read. After it, the fault only ends the structure being followed and the
+// trailer scan resumes: the filter must never refuse a photo the decoder
+// would take (decoders skip stray bytes between scans), and the segments
+// it might miss come after the pixels, where phones put none. b are the
+// bytes that showed the fault (already written), at most 2; they may begin
+// the next image ("FF D8").
 func (s *scanner) malformed(b []byte, format string, args ...any) {
-	if !s.trailing {
+	if !s.headerDone {
 		s.fail(format, args...)
 		return
 	}

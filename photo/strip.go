@@ -28,8 +28,10 @@ import (
 //     that those bytes met by chance in other appended data (a motion
 //     photo's video) cost it nothing. Entropy-coded data and the bytes
 //     between images are copied byte for byte. The primary image must be
-//     well formed up to its EOI; an appended image that is not is copied
-//     as is from the fault on, where the search for a next image resumes.
+//     well formed up to its first scan, where its metadata is; past that, a
+//     fault in the structure (of the primary or of an appended image) is
+//     not the filter's to judge: the bytes are copied as they are from
+//     there, and the search for a next image resumes.
 //   - PNG: the GPS IFD of an eXIf chunk is emptied in place as for JPEG and
 //     that chunk's CRC recomputed (an eXIf over 1 MiB is dropped);
 //     tEXt/zTXt/iTXt chunks whose keyword is "XML:com.adobe.xmp" or an
