@@ -87,16 +87,23 @@ func TestBadUploads(t *testing.T) {
 			if !strings.Contains(e.Error.Message, tt.message) {
 				t.Errorf("message %q should mention %q", e.Error.Message, tt.message)
 			}
-			if files := blobFiles(a.DataDir); len(files) != 0 {
-				t.Fatalf("left behind: %v", files)
-			}
-			apptest.WaitHealthy(t, a.Base)
+			leftNothing(t, a)
 		})
 	}
 	resp, body := a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"id":"`+s.ID+`","images":[{`) {
 		t.Fatalf("session after bad uploads: %d %s", resp.StatusCode, body)
 	}
+}
+
+// leftNothing fails t if a refused upload left a file in a's blob store,
+// or if the server stopped serving.
+func leftNothing(t *testing.T, a *apptest.App) {
+	t.Helper()
+	if files := blobFiles(a.DataDir); len(files) != 0 {
+		t.Fatalf("left behind: %v", files)
+	}
+	apptest.WaitHealthy(t, a.Base)
 }
 
 // The same bytes twice make one image, and the phone is told.
@@ -153,10 +160,7 @@ func TestOversizeAnsweredWhileSending(t *testing.T) {
 		t.Fatalf("error body %s", body)
 	}
 	t.Logf("413 after %v", time.Since(start).Round(time.Millisecond))
-	if files := blobFiles(a.DataDir); len(files) != 0 {
-		t.Fatalf("left behind: %v", files)
-	}
-	apptest.WaitHealthy(t, a.Base)
+	leftNothing(t, a)
 }
 
 // A body that never ends is answered, read for a bounded while, and then
@@ -194,10 +198,7 @@ func TestEndlessBodyIsCutOff(t *testing.T) {
 	}
 	t.Logf("answered after %v", time.Since(start).Round(time.Millisecond))
 	waitHangUp(t, start, sent, maxFile)
-	if files := blobFiles(a.DataDir); len(files) != 0 {
-		t.Fatalf("left behind: %v", files)
-	}
-	apptest.WaitHealthy(t, a.Base)
+	leftNothing(t, a)
 }
 
 // A client that keeps sending whatever the server says (the Go client
