@@ -16,11 +16,11 @@ import (
 
 // Limits the tests push against.
 const (
-	MaxNameBytes    = maxNameBytes
-	TokenMissLimit  = tokenMissLimit
-	TokenMissWindow = tokenMissWindow
-	LingerTime      = lingerTime
-	LingerBytes     = lingerBytes
+	MaxNameBytes    = maxNameBytes    // longest stored file name
+	TokenMissLimit  = tokenMissLimit  // unknown upload tokens an address may try
+	TokenMissWindow = tokenMissWindow // in this long
+	LingerTime      = lingerTime      // how long a refused body is still read
+	LingerBytes     = lingerBytes     // and how much of it
 )
 
 // OriginalKey and ThumbKey are the blob keys of an image's original and

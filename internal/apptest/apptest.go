@@ -1,7 +1,9 @@
 // Package apptest starts the real qrsync server for tests in other
 // packages: Hertz on a loopback port, with the embedded backends (files and
 // bbolt) in a data directory of the test's. Nothing in it is a fake; it
-// only saves every test from wiring the same parts by hand.
+// only saves every test from wiring the same parts by hand. The server's
+// own tests use it too, from package server_test: it imports server, so
+// package server's internal tests cannot.
 package apptest
 
 import (
