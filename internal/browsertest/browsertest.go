@@ -87,13 +87,23 @@ func Chromium(t testing.TB) context.Context {
 // screenshots for people to look at; it is created if needed.
 func OutputDir(t testing.TB) string {
 	t.Helper()
+	out := filepath.Join(moduleRoot(t), "test-output")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// moduleRoot is the directory of go.mod above the test's directory.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -101,9 +111,4 @@ func OutputDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	out := filepath.Join(dir, "test-output")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -4,7 +4,6 @@ package browsertest
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,23 +191,4 @@ func groupAlive(pgid int) bool {
 		}
 	}
 	return false
-}
-
-// moduleRoot is the directory of go.mod above the test's directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal(errors.New("no go.mod above the test's directory"))
-		}
-		dir = parent
-	}
 }
