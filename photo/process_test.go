@@ -534,24 +534,23 @@ func TestProcessOptions(t *testing.T) {
 			}
 		}
 	})
-	t.Run("thumb size", func(t *testing.T) {
-		_, img, _, err := process(t, jpg, Options{ThumbSize: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b := img.Bounds(); b.Dx() != 100 || b.Dy() != 50 {
-			t.Errorf("thumbnail %v", b)
-		}
-	})
-	t.Run("never upscales", func(t *testing.T) {
-		_, img, _, err := process(t, jpg, Options{ThumbSize: 2000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 500 {
-			t.Errorf("thumbnail %v", b)
-		}
-	})
+	for _, tc := range []struct {
+		name         string
+		size, dx, dy int
+	}{
+		{"thumb size", 100, 100, 50},
+		{"never upscales", 2000, 1000, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, img, _, err := process(t, jpg, Options{ThumbSize: tc.size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := img.Bounds(); b.Dx() != tc.dx || b.Dy() != tc.dy {
+				t.Errorf("thumbnail %v, want %dx%d", b, tc.dx, tc.dy)
+			}
+		})
+	}
 	t.Run("quality", func(t *testing.T) {
 		_, _, lo, err1 := process(t, jpg, Options{Quality: 10})
 		_, _, hi, err2 := process(t, jpg, Options{Quality: 100})
