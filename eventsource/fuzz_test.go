@@ -1,4 +1,4 @@
-package eventsource
+package eventsource_test
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"qrsync/eventsource"
+	"qrsync/eventsource/ssecases"
 )
 
 // refDecode is the reference the fuzzer checks the Decoder against. It is
@@ -21,8 +24,8 @@ import (
 // The size limit is the Decoder's own rule, restated: a line (as sent,
 // terminator excluded) longer than limit, including a final unterminated one,
 // or a data buffer (decoded, one LF per data line) longer than limit stops the
-// stream with "too-large" after the events before it.
-func refDecode(in []byte, limit int, initialID *string) outcome {
+// stream with ssecases.ErrTooLarge after the events before it.
+func refDecode(in []byte, limit int, initialID *string) ssecases.Outcome {
 	// UTF-8 decode: one leading BOM is dropped, then bytes become text.
 	raw := in
 	if len(raw) >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF {
@@ -36,7 +39,7 @@ func refDecode(in []byte, limit int, initialID *string) outcome {
 		panic("reference: decoding changed the line structure")
 	}
 
-	o := outcome{Events: []caseEvent{}}
+	o := ssecases.Outcome{Events: []ssecases.Event{}}
 	var data strings.Builder
 	var typ, idBuf, lastID string
 	if initialID != nil {
@@ -58,7 +61,7 @@ func refDecode(in []byte, limit int, initialID *string) outcome {
 			if t == "" {
 				t = "message"
 			}
-			o.Events = append(o.Events, caseEvent{Type: t, Data: strings.TrimSuffix(data.String(), "\n"), ID: lastID})
+			o.Events = append(o.Events, ssecases.Event{Type: t, Data: strings.TrimSuffix(data.String(), "\n"), ID: lastID})
 			data.Reset()
 			typ = ""
 			continue
@@ -98,7 +101,7 @@ func refDecode(in []byte, limit int, initialID *string) outcome {
 		tooLarge = true
 	}
 	if tooLarge {
-		o.Err = "too-large"
+		o.Err = ssecases.ErrTooLarge
 	}
 	o.LastEventID = lastID
 	return o
@@ -185,20 +188,26 @@ func (r *lcgReader) Read(p []byte) (int, error) {
 
 // FuzzDecoder checks the Decoder against refDecode on arbitrary bytes, read
 // in arbitrary pieces, with a small size limit, and checks that it never
-// panics and never holds more than the limit allows.
+// panics and never holds more than the limit allows. It keeps its own loop
+// rather than ssecases.Case.Decode because it looks at the Decoder's
+// buffers after every Next.
 func FuzzDecoder(f *testing.F) {
-	for _, c := range loadCases(f).Cases {
+	for _, c := range loadCases(f) {
+		in, err := c.Bytes()
+		if err != nil {
+			f.Fatal(err)
+		}
 		id := ""
 		if c.InitialLastEventID != nil {
 			id = *c.InitialLastEventID
 		}
-		f.Add(c.input(f), uint16(c.MaxEventSize), uint64(0), id)
-		f.Add(c.input(f), uint16(7), uint64(len(c.Name)), "")
+		f.Add(in, uint16(c.MaxEventSize), uint64(0), id)
+		f.Add(in, uint16(7), uint64(len(c.Name)), "")
 	}
 	f.Fuzz(func(t *testing.T, in []byte, maxSel uint16, chunkSeed uint64, initialID string) {
 		limit := int(maxSel)
 		if limit == 0 {
-			limit = DefaultMaxEventSize
+			limit = eventsource.DefaultMaxEventSize
 		}
 		var initial *string
 		if initialID != "" {
@@ -206,22 +215,22 @@ func FuzzDecoder(f *testing.F) {
 		}
 		want := refDecode(in, limit, initial)
 
-		d := NewDecoder(&lcgReader{b: in, seed: chunkSeed})
+		d := eventsource.NewDecoder(&lcgReader{b: in, seed: chunkSeed})
 		d.SetMaxEventSize(limit)
 		if initial != nil {
 			d.SetLastEventID(*initial)
 		}
-		got := outcome{Events: []caseEvent{}}
+		got := ssecases.Outcome{Events: []ssecases.Event{}}
 		for {
 			ev, err := d.Next()
 			// Memory stays bounded by the limit, whatever the input.
-			if len(d.line) > limit || len(d.data) > limit || len(d.typ) > 3*limit || len(d.fix) > 3*limit {
+			if line, data, typ, fix := eventsource.BufferLens(d); line > limit || data > limit || typ > 3*limit || fix > 3*limit {
 				t.Fatalf("buffers past the limit %d: line %d, data %d, type %d, fix %d",
-					limit, len(d.line), len(d.data), len(d.typ), len(d.fix))
+					limit, line, data, typ, fix)
 			}
 			if err != nil {
-				if errors.Is(err, ErrEventTooLarge) {
-					got.Err = "too-large"
+				if errors.Is(err, eventsource.ErrEventTooLarge) {
+					got.Err = ssecases.ErrTooLarge
 				} else if err != io.EOF {
 					t.Fatalf("unexpected error %v", err)
 				}
@@ -230,12 +239,12 @@ func FuzzDecoder(f *testing.F) {
 			if len(ev.Data) >= limit {
 				t.Fatalf("event data of %d bytes passed the limit %d", len(ev.Data), limit)
 			}
-			got.Events = append(got.Events, caseEvent{Type: ev.Type, Data: ev.Data, ID: ev.ID})
+			got.Events = append(got.Events, ssecases.Event{Type: ev.Type, Data: ev.Data, ID: ev.ID})
 		}
 		got.LastEventID = d.LastEventID()
 		got.Retry, got.HasRetry = d.Retry()
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("input %q (limit %d, seed %d):\n got %+v\nwant %+v", in, limit, chunkSeed, got, want)
+			t.Fatalf("input %q (limit %d, seed %d):\n got %v\nwant %v", in, limit, chunkSeed, got, want)
 		}
 	})
 }
@@ -243,13 +252,28 @@ func FuzzDecoder(f *testing.F) {
 // TestReferenceAgreesWithCases keeps the reference honest: it must give the
 // expected outcome of every hand-checked case too.
 func TestReferenceAgreesWithCases(t *testing.T) {
-	for _, c := range loadCases(t).Cases {
+	for _, c := range loadCases(t) {
+		in, err := c.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		limit := c.MaxEventSize
 		if limit == 0 {
-			limit = DefaultMaxEventSize
+			limit = eventsource.DefaultMaxEventSize
 		}
-		if got, want := refDecode(c.input(t), limit, c.InitialLastEventID), c.want(); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s:\n got %+v\nwant %+v", c.Name, got, want)
+		if got, want := refDecode(in, limit, c.InitialLastEventID), c.Want(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %v\nwant %v", c.Name, got, want)
 		}
 	}
+}
+
+// loadCases returns the cases of testdata/cases.json, which seed the
+// fuzzer and check the reference.
+func loadCases(tb testing.TB) []ssecases.Case {
+	tb.Helper()
+	f, err := ssecases.Load("testdata/cases.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f.Cases
 }
