@@ -10,9 +10,11 @@
 // headless Chromium and Firefox, and require every case to pass in both.
 //
 // Each case is read the way the native test in package eventsource reads
-// it, because a browser's fetch hands the decoder the body in pieces of any
-// size: whole, one byte per read, half of what is asked per read, with the
-// last bytes and io.EOF together, and split in two at every byte position.
+// it (both take the readings, the decoding and the expected outcome from
+// qrsync/eventsource/ssecases), because a browser's fetch hands the decoder
+// the body in pieces of any size: whole, one byte per read, half of what is
+// asked per read, with the last bytes and io.EOF together, and split in two
+// at every byte position.
 //
 // On other platforms, `go run ./internal/ssecheck FILE` runs the same code
 // natively and prints the report.
