@@ -49,7 +49,9 @@ const (
 )
 
 // Report is one thing a watcher did or saw, handed to Config.Report on the
-// watcher's goroutine, in order.
+// watcher's goroutine, in order. A report of a change to the folder comes
+// after the state file recording it is saved, so a caller reacting to it
+// finds the folder settled.
 type Report struct {
 	Kind ReportKind
 	// State is the new connection state (ReportState).

@@ -260,8 +260,11 @@ func (w *Watcher) report(r Report) {
 // event's id. The id is saved only once the event's files are in place,
 // and the stream client moves past an event only once apply returns nil,
 // so after a drop or a crash the event is delivered again, never skipped.
+// Every report of a change follows the save that records it, so what a
+// report says is already on disk.
 func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 	var err error
+	var after []Report // reported once the state is saved
 	switch ev.Type {
 	case api.EventSnapshot:
 		var s api.Snapshot
@@ -269,7 +272,7 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 			w.report(Report{Kind: ReportProblem, Err: fmt.Errorf("unreadable snapshot event: %w", jerr)})
 			break
 		}
-		err = w.reconcile(ctx, s.Images)
+		err = w.reconcile(ctx, s.Images, ev.ID)
 	case api.EventImage:
 		var img api.Image
 		if jerr := json.Unmarshal([]byte(ev.Data), &img); jerr != nil || img.ID == "" {
@@ -284,7 +287,7 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 			w.report(Report{Kind: ReportProblem, Err: fmt.Errorf("unreadable removed event: %v", jerr)})
 			break
 		}
-		w.removed(r.ID)
+		after = w.removed(r.ID)
 	case api.EventExpired:
 		return errEnded
 	}
@@ -295,7 +298,13 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 		w.sess.LastEventID = ev.ID
 		w.dirty = true
 	}
-	return w.save()
+	if err := w.save(); err != nil {
+		return err
+	}
+	for _, r := range after {
+		w.report(r)
+	}
+	return nil
 }
 
 // save writes the state if it changed.
@@ -312,8 +321,9 @@ func (w *Watcher) save() error {
 
 // reconcile makes the folder match a snapshot: files of images that are no
 // longer in the session are treated as removed, and images without a file
-// are fetched, oldest first.
-func (w *Watcher) reconcile(ctx context.Context, images []api.Image) error {
+// are fetched, oldest first. The snapshot's eventID is saved with the last
+// change it brings, so no write trails the Synced report.
+func (w *Watcher) reconcile(ctx context.Context, images []api.Image, eventID string) error {
 	in := make(map[string]bool, len(images))
 	for _, img := range images {
 		in[img.ID] = true
@@ -325,15 +335,26 @@ func (w *Watcher) reconcile(ctx context.Context, images []api.Image) error {
 		}
 	}
 	slices.Sort(gone)
+	var reports []Report
 	for _, id := range gone {
-		w.removed(id)
+		reports = append(reports, w.removed(id)...)
+	}
+	if err := w.save(); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		w.report(r)
 	}
 	for _, img := range images {
 		if err := w.ensure(ctx, img, ""); err != nil {
 			return err
 		}
 	}
-	if err := w.save(); err != nil { // the removals above
+	if eventID != "" && eventID != w.sess.LastEventID {
+		w.sess.LastEventID = eventID
+		w.dirty = true
+	}
+	if err := w.save(); err != nil {
 		return err
 	}
 	w.report(Report{Kind: ReportSynced, Count: len(images)})
@@ -530,29 +551,28 @@ func (w *Watcher) download(ctx context.Context, img api.Image, name string) (fil
 
 // removed handles an image that left the session: its file is deleted with
 // Config.Delete, if it still holds the bytes downloaded, and kept otherwise.
-// Failing to delete is reported, not fatal.
-func (w *Watcher) removed(imageID string) {
+// Failing to delete is reported, not fatal. It returns what to report once
+// the state forgetting the image is saved.
+func (w *Watcher) removed(imageID string) []Report {
 	e, ok := w.sess.Images[imageID]
 	if !ok {
-		return
+		return nil
 	}
 	delete(w.sess.Images, imageID)
 	w.dirty = true
 	p := filepath.Join(w.cfg.Dir, e.File)
 	switch {
 	case !exists(p):
-		// Gone already; nothing to keep or delete.
+		return nil // gone already; nothing to keep or delete
 	case !w.cfg.Delete:
-		w.report(Report{Kind: ReportKept, File: e.File})
+		return []Report{{Kind: ReportKept, File: e.File}}
 	case e.SHA256 != "" && !sameFile(p, 0, e.SHA256):
-		w.report(Report{Kind: ReportKept, File: e.File, Err: errors.New("it was changed here since it was downloaded")})
-	default:
-		if err := os.Remove(p); err != nil {
-			w.report(Report{Kind: ReportKept, File: e.File, Err: err})
-			return
-		}
-		w.report(Report{Kind: ReportDeleted, File: e.File})
+		return []Report{{Kind: ReportKept, File: e.File, Err: errors.New("it was changed here since it was downloaded")}}
 	}
+	if err := os.Remove(p); err != nil {
+		return []Report{{Kind: ReportKept, File: e.File, Err: err}}
+	}
+	return []Report{{Kind: ReportDeleted, File: e.File}}
 }
 
 // sleep waits for d or until ctx ends.
