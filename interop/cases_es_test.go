@@ -3,10 +3,8 @@
 package interop
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -17,60 +15,25 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"qrsync/eventsource/ssecases"
 	"qrsync/internal/browsertest"
 )
 
-// casesJSON is cases.json as far as a browser can check it.
-type casesJSON struct {
-	WPTCases int        `json:"wptCases"`
-	Cases    []fileCase `json:"cases"`
-}
-
-func loadCases(t testing.TB) casesJSON {
+// loadCases reads the decoder's cases, as every other test of them does.
+func loadCases(t testing.TB) ssecases.File {
 	t.Helper()
-	raw, err := os.ReadFile(casesFile)
+	file, err := ssecases.Load(casesFile)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var file casesJSON
-	if err := json.Unmarshal(raw, &file); err != nil {
 		t.Fatal(err)
 	}
 	return file
 }
 
-// fileCase is an entry of cases.json, as far as a browser can check it.
-type fileCase struct {
-	Name               string  `json:"name"`
-	Source             string  `json:"source"`
-	Input              string  `json:"input"`
-	InputBase64        string  `json:"inputBase64"`
-	InitialLastEventID *string `json:"initialLastEventId"`
-	MaxEventSize       int     `json:"maxEventSize"`
-	Error              string  `json:"error"`
-	Events             []struct {
-		Type string `json:"type"`
-		Data string `json:"data"`
-		ID   string `json:"id"`
-	} `json:"events"`
-}
-
 // forEventSource tells whether a browser's EventSource can be fed the
 // case: not when it starts from a last event ID (a fresh EventSource has
 // none) or depends on our decoder's size limit (browsers have none).
-func (c fileCase) forEventSource() bool {
+func forEventSource(c ssecases.Case) bool {
 	return c.InitialLastEventID == nil && c.MaxEventSize == 0 && c.Error == ""
-}
-
-func (c fileCase) bytes(t testing.TB) []byte {
-	if c.InputBase64 == "" {
-		return []byte(c.Input)
-	}
-	b, err := base64.StdEncoding.DecodeString(c.InputBase64)
-	if err != nil {
-		t.Fatalf("%s: %v", c.Name, err)
-	}
-	return b
 }
 
 // deviation is a case on which a browser's EventSource is known to differ
@@ -107,7 +70,7 @@ var knownDeviations = map[string]map[string]deviation{
 // it dispatches exactly the events cases.json expects: the expectations
 // our decoder is held to are what real browsers do, not only what we read
 // in the spec.
-func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string), file casesJSON) {
+func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string), file ssecases.File) {
 	start := time.Now()
 	type listed struct {
 		N int `json:"n"`
@@ -117,10 +80,16 @@ func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string)
 		Types []string `json:"types"`
 	}
 	types := map[string]bool{"message": true}
+	bodies := map[int][]byte{}
 	for i, c := range file.Cases {
-		if !c.forEventSource() {
+		if !forEventSource(c) {
 			continue
 		}
+		body, err := c.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[i] = body
 		list.Cases = append(list.Cases, listed{i})
 		for _, e := range c.Events {
 			types[e.Type] = true
@@ -148,7 +117,8 @@ func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string)
 	})
 	ps.handle("/case/", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/case/"))
-		if err != nil || n < 0 || n >= len(file.Cases) {
+		body, ok := bodies[n]
+		if err != nil || !ok {
 			http.NotFound(w, r)
 			return
 		}
@@ -163,7 +133,7 @@ func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string)
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		w.Write(file.Cases[n].bytes(t))
+		w.Write(body)
 	})
 
 	launch(ps.URL() + "/cases-es.html")
@@ -198,7 +168,7 @@ func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string)
 		if got == nil {
 			got = []wireEvent{}
 		}
-		if strings.HasPrefix(c.Source, "wpt") {
+		if c.FromWPT() {
 			wpt++
 		}
 		if reflect.DeepEqual(got, want) {

@@ -3,7 +3,6 @@
 package interop
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,19 +113,7 @@ type wasmReport struct {
 func runCasesInBrowser(t *testing.T, who string, launch func(pageURL string)) {
 	start := time.Now()
 	dir := ssecheckWasm(t)
-	raw, err := os.ReadFile(casesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want struct {
-		WPTCases int `json:"wptCases"`
-		Cases    []struct {
-			Name string `json:"name"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := loadCases(t)
 
 	ps := newPageServer(t, map[string]string{
 		"/ssecheck.html": "testdata/ssecheck.html",
