@@ -31,7 +31,7 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./eventsource ./api
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./eventsource/... ./api ./internal/ssecheck
 
 test: test-deps wasm vet
 	$(GO) test -race -timeout 30m ./...
