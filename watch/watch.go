@@ -264,7 +264,7 @@ func (w *Watcher) report(r Report) {
 // report says is already on disk.
 func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 	var err error
-	var after []Report // reported once the state is saved
+	var after *Report // reported once the state is saved
 	switch ev.Type {
 	case api.EventSnapshot:
 		var s api.Snapshot
@@ -287,7 +287,9 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 			w.report(Report{Kind: ReportProblem, Err: fmt.Errorf("unreadable removed event: %v", jerr)})
 			break
 		}
-		after = w.removed(r.ID)
+		if rep, ok := w.removed(r.ID); ok {
+			after = &rep
+		}
 	case api.EventExpired:
 		return errEnded
 	}
@@ -301,8 +303,8 @@ func (w *Watcher) apply(ctx context.Context, ev eventsource.Event) error {
 	if err := w.save(); err != nil {
 		return err
 	}
-	for _, r := range after {
-		w.report(r)
+	if after != nil {
+		w.report(*after)
 	}
 	return nil
 }
@@ -337,7 +339,9 @@ func (w *Watcher) reconcile(ctx context.Context, images []api.Image, eventID str
 	slices.Sort(gone)
 	var reports []Report
 	for _, id := range gone {
-		reports = append(reports, w.removed(id)...)
+		if r, ok := w.removed(id); ok {
+			reports = append(reports, r)
+		}
 	}
 	if err := w.save(); err != nil {
 		return err
@@ -551,28 +555,28 @@ func (w *Watcher) download(ctx context.Context, img api.Image, name string) (fil
 
 // removed handles an image that left the session: its file is deleted with
 // Config.Delete, if it still holds the bytes downloaded, and kept otherwise.
-// Failing to delete is reported, not fatal. It returns what to report once
-// the state forgetting the image is saved.
-func (w *Watcher) removed(imageID string) []Report {
+// Failing to delete is reported, not fatal. It returns what to report, if
+// anything, once the state forgetting the image is saved.
+func (w *Watcher) removed(imageID string) (Report, bool) {
 	e, ok := w.sess.Images[imageID]
 	if !ok {
-		return nil
+		return Report{}, false
 	}
 	delete(w.sess.Images, imageID)
 	w.dirty = true
 	p := filepath.Join(w.cfg.Dir, e.File)
 	switch {
 	case !exists(p):
-		return nil // gone already; nothing to keep or delete
+		return Report{}, false // gone already; nothing to keep or delete
 	case !w.cfg.Delete:
-		return []Report{{Kind: ReportKept, File: e.File}}
+		return Report{Kind: ReportKept, File: e.File}, true
 	case e.SHA256 != "" && !sameFile(p, 0, e.SHA256):
-		return []Report{{Kind: ReportKept, File: e.File, Err: errors.New("it was changed here since it was downloaded")}}
+		return Report{Kind: ReportKept, File: e.File, Err: errors.New("it was changed here since it was downloaded")}, true
 	}
 	if err := os.Remove(p); err != nil {
-		return []Report{{Kind: ReportKept, File: e.File, Err: err}}
+		return Report{Kind: ReportKept, File: e.File, Err: err}, true
 	}
-	return []Report{{Kind: ReportDeleted, File: e.File}}
+	return Report{Kind: ReportDeleted, File: e.File}, true
 }
 
 // sleep waits for d or until ctx ends.
