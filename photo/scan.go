@@ -41,8 +41,8 @@ type scanner struct {
 	riffLeft int64 // WebP: bytes of the RIFF body not yet announced by a chunk header
 
 	// JPEG, strip mode.
-	headerDone bool // the primary image reached its first SOS or EOI: the stream may end anywhere now
-	trailing   bool // past the primary image's EOI: a fault only ends the image it is in
+	headerDone bool // the primary image reached its first SOS or EOI: its metadata is read, and a fault or an early end is no longer an error
+	trailing   bool // past the primary image's EOI: only signed APP13 segments are blanked
 	soi        int  // modeTrailer: how many bytes of "FF D8 FF" the bytes so far end with
 
 	closed bool
@@ -300,7 +300,7 @@ func (s *scanner) jpegCode(m byte) {
 		s.headerDone, s.trailing = true, true
 		s.scanTrailer()
 	default:
-		if m == 0xDA && !s.trailing { // SOS
+		if m == 0xDA { // SOS
 			s.headerDone = true
 		}
 		s.collect(2, func(b []byte) {
