@@ -33,6 +33,10 @@ var (
 	// ErrEventGone: an event id is unknown or too old to replay from; the
 	// subscriber must start again from a snapshot.
 	ErrEventGone = errors.New("event id unknown or too old")
+	// ErrInsufficientStorage: the disk budget is spent, or the disk (or
+	// the user's quota on it) is full. Nothing partial was stored, and the
+	// same write may succeed once space is freed.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Blob is a stored object opened for reading.
@@ -51,6 +55,18 @@ type BlobWriter interface {
 	Abort() error
 }
 
+// BlobInfo describes a committed blob, as List returns it.
+type BlobInfo struct {
+	// Key is the blob's key, as given to Create.
+	Key string
+	// Size is the blob's length in bytes.
+	Size int64
+	// ModTime is when the blob was written, by the backend's clock (a
+	// file's modification time, an object's Last-Modified); never later
+	// than its commit.
+	ModTime time.Time
+}
+
 // BlobStore keeps originals and thumbnails under server-made keys: segments
 // of [A-Za-z0-9._-] joined by '/', none empty or starting with '.'. A key
 // never contains anything a client chose.
@@ -62,11 +78,10 @@ type BlobStore interface {
 	Open(ctx context.Context, key string) (Blob, error)
 	// Delete removes the blobs at keys; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
-	// List returns the committed keys that start with a plain string
-	// prefix (as in S3), sorted. Removing a session lists its prefix: the
-	// catalog no longer names the images of an ended session, and blobs of
-	// an upload cut short by a crash were never in it.
-	List(ctx context.Context, prefix string) ([]string, error)
+	// List returns the committed blobs whose keys start with a plain
+	// string prefix (as in S3), sorted by key; never a blob still being
+	// written.
+	List(ctx context.Context, prefix string) ([]BlobInfo, error)
 }
 
 // Session is the catalog's record of a session. UploadToken is the second

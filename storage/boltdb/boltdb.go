@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,6 +19,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/storage"
+	"qrsync/storage/internal/nospace"
 )
 
 const (
@@ -68,8 +70,21 @@ func WithLockTimeout(d time.Duration) Option {
 // Catalog is a storage.Catalog in a bbolt file. It is safe for concurrent
 // use within one process; the file is locked against other processes.
 type Catalog struct {
-	db  *bolt.DB
-	now func() time.Time
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+
+	// sessions counts the sessions in the file. Only this process can
+	// have the file open, so a counter kept by CreateSession and
+	// DeleteSession is exact, and SessionCount costs nothing.
+	sessions atomic.Int64
+
+	// The space kept for removals on a full disk (see keepReserve).
+	size         atomic.Int64 // bbolt's high-water mark, as last seen
+	reserveShort atomic.Bool  // the disk is full and the reserve is low
+	resMu        sync.Mutex
+	resFile      *os.File // nil: cannot preallocate here
+	allocated    int64    // bytes of the file allocated by keepReserve
 
 	mu      sync.Mutex
 	waiters map[string]*waitEntry // session id → channel closed on its next change
@@ -86,7 +101,11 @@ var _ storage.Catalog = (*Catalog)(nil)
 
 // Open opens (creating it if needed) the catalog file at path. It fails
 // after the lock timeout, with a message saying so, if another process has
-// the file open.
+// the file open. It reads the whole file and runs bbolt's consistency
+// check, so that a damaged file (a disk error, a copy cut short) stops the
+// server at once with an error wrapping ErrCorrupt that says what to do,
+// rather than a panic in the middle of a request later; the catalog is
+// small, so this costs little.
 func Open(path string, opts ...Option) (*Catalog, error) {
 	cfg := config{now: time.Now, lockTimeout: DefaultLockTimeout}
 	for _, o := range opts {
@@ -102,18 +121,28 @@ func Open(path string, opts ...Option) (*Catalog, error) {
 		return nil, fmt.Errorf("boltdb: lock timeout %v must be positive", cfg.lockTimeout)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
-		return nil, fmt.Errorf("boltdb: create directory: %w", err)
+		return nil, fmt.Errorf("boltdb: create directory: %w", nospace.Wrap(err))
 	}
 	bopts := *bolt.DefaultOptions // fsync on every commit stays on
 	bopts.Timeout = cfg.lockTimeout
-	db, err := bolt.Open(path, FileMode, &bopts)
+	var db *bolt.DB
+	err := protect(path, func() error {
+		var err error
+		db, err = bolt.Open(path, FileMode, &bopts)
+		return err
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltdb: %s is in use by another process (gave up after %v): %w", path, cfg.lockTimeout, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("boltdb: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	c := &Catalog{db: db, path: path, now: cfg.now, waiters: map[string]*waitEntry{}}
+	if err := c.verify(); err != nil {
+		_ = protect(path, db.Close)
+		return nil, err
+	}
+	err = c.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketSessions, bucketTokens} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -122,10 +151,68 @@ func Open(path string, opts ...Option) (*Catalog, error) {
 		return nil
 	})
 	if err != nil {
-		_ = db.Close()
+		_ = protect(path, db.Close)
 		return nil, fmt.Errorf("boltdb: initialise %s: %w", path, err)
 	}
-	return &Catalog{db: db, now: cfg.now, waiters: map[string]*waitEntry{}}, nil
+	var size int64
+	_ = c.view(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	c.openReserve(size)
+	return c, nil
+}
+
+// verify reads every page of the file, counts the sessions, and runs
+// bbolt's consistency check. The read comes first and on this goroutine,
+// under protect: the check runs on a goroutine of bbolt's own, where a
+// fault on a page past the end of the file could not be recovered, so
+// every page it will look at must have been read safely already.
+func (c *Catalog) verify() error {
+	return c.view(func(tx *bolt.Tx) error {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			return fmt.Errorf("boltdb: %w", err)
+		}
+		if fi.Size() < tx.Size() {
+			return corrupt(c.path, fmt.Sprintf("it is %d bytes long, but its pages reach to byte %d: it was cut short", fi.Size(), tx.Size()))
+		}
+		err = tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return readAll(b) })
+		if err != nil {
+			return corrupt(c.path, err.Error())
+		}
+		if sessions := tx.Bucket(bucketSessions); sessions != nil {
+			var n int64
+			err := sessions.ForEachBucket(func([]byte) error { n++; return nil })
+			if err != nil {
+				return corrupt(c.path, err.Error())
+			}
+			c.sessions.Store(n)
+		}
+		var problems []error
+		for err := range tx.Check(bolt.WithKVStringer(redacted{})) {
+			problems = append(problems, err)
+		}
+		switch len(problems) {
+		case 0:
+			return nil
+		case 1:
+			return corrupt(c.path, "bbolt's consistency check: "+problems[0].Error())
+		default:
+			return corrupt(c.path, fmt.Sprintf("bbolt's consistency check found %d problems; the first: %v", len(problems), problems[0]))
+		}
+	})
+}
+
+// readAll walks every key of b and of its nested buckets, so that every
+// branch and leaf page of the tree has been read.
+func readAll(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v != nil {
+			return nil
+		}
+		if nb := b.Bucket(k); nb != nil {
+			return readAll(nb)
+		}
+		return nil
+	})
 }
 
 // sessionRecord is the stored form of storage.Session; its own type so the
@@ -216,7 +303,7 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 		return errors.New("boltdb: session needs an expiry")
 	}
 	rec := sessionRecord{ID: s.ID, UploadToken: s.UploadToken, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
-	return c.db.Update(func(tx *bolt.Tx) error {
+	err := c.grow(func(tx *bolt.Tx) error {
 		sessions, tokens := tx.Bucket(bucketSessions), tx.Bucket(bucketTokens)
 		if sessions.Bucket([]byte(s.ID)) != nil {
 			return errors.New("boltdb: session id already in use")
@@ -238,6 +325,11 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 		}
 		return tokens.Put([]byte(s.UploadToken), []byte(s.ID))
 	})
+	if err != nil {
+		return err
+	}
+	c.sessions.Add(1)
+	return nil
 }
 
 // Session returns the session with id: ErrNotFound if unknown; the record
@@ -247,7 +339,7 @@ func (c *Catalog) Session(ctx context.Context, id string) (storage.Session, erro
 		return storage.Session{}, err
 	}
 	var rec sessionRecord
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		_, r, err := c.liveSession(tx, id)
 		rec = r
 		return err
@@ -265,7 +357,7 @@ func (c *Catalog) SessionByToken(ctx context.Context, token string) (storage.Ses
 		return storage.Session{}, err
 	}
 	var rec sessionRecord
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokens).Get([]byte(token))
 		if id == nil {
 			return errSessionNotFound
@@ -286,7 +378,7 @@ func (c *Catalog) DeleteSession(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := c.db.Update(func(tx *bolt.Tx) error {
+	err := c.update(func(tx *bolt.Tx) error {
 		_, rec, err := loadSession(tx, id)
 		if err != nil {
 			return err
@@ -299,6 +391,7 @@ func (c *Catalog) DeleteSession(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	c.sessions.Add(-1)
 	c.broadcast(id)
 	return nil
 }
@@ -311,7 +404,7 @@ func (c *Catalog) ExpiredSessions(ctx context.Context, now time.Time) ([]string,
 		return nil, err
 	}
 	var ids []string
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		return sessions.ForEachBucket(func(k []byte) error {
 			var rec sessionRecord
@@ -347,7 +440,7 @@ func (c *Catalog) AddImage(ctx context.Context, sessionID string, img api.Image,
 		dup api.Image
 		ev  storage.Event
 	)
-	err = c.db.Update(func(tx *bolt.Tx) error {
+	err = c.grow(func(tx *bolt.Tx) error {
 		sb, rec, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -462,7 +555,7 @@ func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (s
 		return storage.Event{}, err
 	}
 	var ev storage.Event
-	err = c.db.Update(func(tx *bolt.Tx) error {
+	err = c.update(func(tx *bolt.Tx) error {
 		sb, rec, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -505,7 +598,7 @@ func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (api.Ima
 		return api.Image{}, err
 	}
 	var img api.Image
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		sb, _, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -526,7 +619,7 @@ func (c *Catalog) Images(ctx context.Context, sessionID string) ([]api.Image, st
 	}
 	imgs := []api.Image{}
 	var last string
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		sb, _, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -562,7 +655,7 @@ func (c *Catalog) EventsAfter(ctx context.Context, sessionID, afterID string, li
 		return nil, err
 	}
 	var evs []storage.Event
-	err := c.db.View(func(tx *bolt.Tx) error {
+	err := c.view(func(tx *bolt.Tx) error {
 		sb, _, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -619,7 +712,7 @@ func (c *Catalog) Wait(ctx context.Context, sessionID, afterID string) error {
 		ready     bool
 		expiresAt time.Time
 	)
-	err = c.db.View(func(tx *bolt.Tx) error {
+	err = c.view(func(tx *bolt.Tx) error {
 		sb, rec, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -697,7 +790,7 @@ func (c *Catalog) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return c.db.View(func(*bolt.Tx) error { return nil })
+	return c.view(func(*bolt.Tx) error { return nil })
 }
 
 // Close wakes every waiter (their next call fails) and closes the database.
@@ -714,5 +807,27 @@ func (c *Catalog) Close() error {
 		delete(c.waiters, id)
 	}
 	c.mu.Unlock()
-	return c.db.Close()
+	c.resMu.Lock()
+	if c.resFile != nil {
+		_ = c.resFile.Close()
+		c.resFile = nil
+	}
+	c.resMu.Unlock()
+	return protect(c.path, c.db.Close)
+}
+
+// SessionCount returns how many sessions the catalog holds, live or ended
+// and not yet removed, for the server's cap on sessions and its gauge. It
+// reads a counter, so it is cheap enough for every session created.
+func (c *Catalog) SessionCount(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return 0, errClosed
+	}
+	return int(c.sessions.Load()), nil
 }

@@ -35,4 +35,24 @@
 // event committed after its read always closes the channel it holds: no
 // wakeup is lost. Entries exist only while someone waits, so the map does
 // not grow with sessions nobody watches.
+//
+// # A full disk
+//
+// A write that fails for want of space is storage.ErrInsufficientStorage.
+// Removing sessions and images is how the server frees a full disk, so
+// those must still work then; but bbolt writes every change to fresh
+// pages, and the spare pages at the end of its file are holes that need
+// new disk space when first written. So the catalog keeps a reserve: it
+// allocates (fallocate, on Linux) a mebibyte of its file beyond what bbolt
+// uses, topping it up as bbolt grows, and when the disk is too full to
+// top it up it refuses new sessions and images, keeping what is left for
+// removals. Elsewhere it relies on the slack bbolt leaves in its file.
+//
+// # A damaged file
+//
+// Open reads the whole file and runs bbolt's consistency check, and every
+// method turns a panic of bbolt (it panics on pages it cannot make sense
+// of) into an error wrapping ErrCorrupt, which names the file and says
+// what to do: move it aside and start again. Photos are not in the file,
+// so nothing but the open sessions is lost.
 package boltdb

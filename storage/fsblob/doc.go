@@ -21,4 +21,12 @@
 // Every file operation goes through an os.Root opened on the directory, so
 // even a key that slipped past validation, or a symlink planted inside the
 // directory, cannot reach a file outside it.
+//
+// A disk budget (WithMaxBytes, WithMinFree) keeps photos from filling the
+// disk: New counts the blobs' bytes once, Commit and Delete keep the count,
+// and Create and Write refuse with storage.ErrInsufficientStorage what
+// would go past the budget. The file system's own ENOSPC and EDQUOT, from
+// any step, are storage.ErrInsufficientStorage as well. Either way the
+// writer is discarded whole: a blob is stored complete or not at all.
+// Usage reports the count and the limit, for readiness and metrics.
 package fsblob

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"qrsync/storage"
+	"qrsync/storage/internal/nospace"
 )
 
 const (
@@ -60,6 +61,11 @@ var errLocked = errors.New("locked")
 type Store struct {
 	root *os.Root
 	lock *os.File // holds the directory lock until Close
+	budget
+	// sizeMu makes looking at a blob's size and renaming or removing it
+	// one step, so that the bytes counted as used stay exact when a blob
+	// is replaced or deleted while another call does the same.
+	sizeMu sync.Mutex
 	// synced remembers directories whose own entry (and their parents')
 	// has been fsynced since the store opened or since a Delete may have
 	// removed them, so that Commit syncs the ancestors of a new directory
@@ -72,13 +78,18 @@ var _ storage.BlobStore = (*Store)(nil)
 
 // New opens (creating it if needed) the directory dir as a blob store and
 // removes temporary files a crash left behind; they were never visible as
-// blobs, so removing them loses nothing.
-func New(dir string) (*Store, error) {
+// blobs, so removing them loses nothing. The same walk counts the bytes
+// the blobs hold, for the budget the options set.
+func New(dir string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if dir == "" {
 		return nil, errors.New("fsblob: empty directory name")
 	}
 	if err := os.MkdirAll(dir, DirPerm); err != nil {
-		return nil, fmt.Errorf("fsblob: create directory: %w", err)
+		return nil, fmt.Errorf("fsblob: create directory: %w", nospace.Wrap(err))
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -106,7 +117,11 @@ func New(dir string) (*Store, error) {
 		return nil, fmt.Errorf("fsblob: lock %s: %w", dir, err)
 	}
 	s := &Store{root: root, lock: lock}
-	if err := s.removeLeftovers(); err != nil {
+	s.maxBytes, s.minFree = o.maxBytes, o.minFree
+	if s.minFree > 0 {
+		s.free = freeSpace(lock, dir)
+	}
+	if err := s.scan(); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -123,18 +138,30 @@ func (s *Store) Close() error {
 	return err
 }
 
-// removeLeftovers deletes every temporary file under the root.
-func (s *Store) removeLeftovers() error {
+// scan deletes every temporary file under the root and counts the bytes
+// of the blobs, the files List would list. Dot directories are nothing
+// the store made, so it leaves them alone.
+func (s *Store) scan() error {
 	var emptied []string
 	err := fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) {
+		switch {
+		case p == ".":
+		case d.IsDir() && strings.HasPrefix(d.Name(), "."):
+			return fs.SkipDir
+		case !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix):
 			if err := s.root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			emptied = append(emptied, path.Dir(p))
+		case d.Type().IsRegular() && !strings.HasPrefix(d.Name(), "."):
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			s.used += fi.Size()
 		}
 		return nil
 	})
@@ -144,7 +171,7 @@ func (s *Store) removeLeftovers() error {
 		s.pruneDirs(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("fsblob: remove leftover temporary files: %w", err)
+		return fmt.Errorf("fsblob: remove leftover temporary files and count blobs: %w", err)
 	}
 	return nil
 }
@@ -189,7 +216,9 @@ func keyChar(r rune) bool {
 func osPath(key string) string { return filepath.FromSlash(key) }
 
 // Create starts a blob at key. The bytes go to a temporary file next to the
-// final path; nothing is visible under key until Commit returns nil.
+// final path; nothing is visible under key until Commit returns nil. It
+// fails with storage.ErrInsufficientStorage if the budget is spent or the
+// disk is full.
 func (s *Store) Create(ctx context.Context, key string) (storage.BlobWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -197,17 +226,24 @@ func (s *Store) Create(ctx context.Context, key string) (storage.BlobWriter, err
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
+	w := &writer{s: s, key: key}
+	if err := s.admitCreate(w); err != nil {
+		return nil, fmt.Errorf("fsblob: create %s: %w", key, err)
+	}
 	dir := path.Dir(key)
 	for attempt := 0; ; attempt++ {
 		if dir != "." {
 			if err := s.root.MkdirAll(osPath(dir), DirPerm); err != nil {
-				return nil, fmt.Errorf("fsblob: create %s: %w", key, err)
+				s.release(w, false, 0)
+				s.pruneDirs(dir) // what MkdirAll made before it failed
+				return nil, fmt.Errorf("fsblob: create %s: %w", key, nospace.Wrap(err))
 			}
 		}
 		tmp := path.Join(dir, tempPrefix+randomHex())
 		f, err := s.root.OpenFile(osPath(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, FilePerm)
 		if err == nil {
-			return &writer{s: s, key: key, tmp: tmp, f: f, bw: bufio.NewWriterSize(f, writeBuffer)}, nil
+			w.tmp, w.f, w.bw = tmp, f, bufio.NewWriterSize(f, writeBuffer)
+			return w, nil
 		}
 		// ErrNotExist: a concurrent Delete pruned the empty directory between
 		// MkdirAll and OpenFile. ErrExist: a 64-bit random name collided.
@@ -215,7 +251,9 @@ func (s *Store) Create(ctx context.Context, key string) (storage.BlobWriter, err
 		if attempt < createRetries && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)) {
 			continue
 		}
-		return nil, fmt.Errorf("fsblob: create %s: %w", key, err)
+		s.release(w, false, 0)
+		s.pruneDirs(dir) // a failed Create leaves no empty directory either
+		return nil, fmt.Errorf("fsblob: create %s: %w", key, nospace.Wrap(err))
 	}
 }
 
@@ -262,7 +300,8 @@ func isNotExist(err error) bool {
 // Delete removes the blobs at keys; missing keys are fine. Directories left
 // empty are removed up to (not including) the store's root, so deleting a
 // session's last blob leaves no empty session directory behind. An invalid
-// key fails the call before anything is removed.
+// key fails the call before anything is removed. It writes nothing, so it
+// works on a full disk: that is how space is freed.
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -273,22 +312,50 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 		}
 	}
 	for _, key := range keys {
-		fi, err := s.root.Lstat(osPath(key))
+		removed, err := s.removeBlob(key)
 		if err != nil {
-			if isNotExist(err) {
-				continue
-			}
 			return fmt.Errorf("fsblob: delete %s: %w", key, err)
 		}
-		if fi.IsDir() {
-			continue // a prefix of other keys, not a blob
+		if removed {
+			s.pruneDirs(path.Dir(key))
 		}
-		if err := s.root.Remove(osPath(key)); err != nil && !isNotExist(err) {
-			return fmt.Errorf("fsblob: delete %s: %w", key, err)
-		}
-		s.pruneDirs(path.Dir(key))
 	}
 	return nil
+}
+
+// removeBlob removes the blob at key, if there is one, and takes its bytes
+// off the used count.
+func (s *Store) removeBlob(key string) (bool, error) {
+	s.sizeMu.Lock()
+	defer s.sizeMu.Unlock()
+	fi, err := s.root.Lstat(osPath(key))
+	if err != nil {
+		if isNotExist(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	if fi.IsDir() {
+		return false, nil // a prefix of other keys, not a blob
+	}
+	if err := s.root.Remove(osPath(key)); err != nil {
+		if isNotExist(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	if fi.Mode().IsRegular() {
+		s.addUsed(-fi.Size())
+	}
+	return true, nil
+}
+
+// blobSize is the size of the blob at key, 0 if there is none.
+func (s *Store) blobSize(key string) int64 {
+	if fi, err := s.root.Lstat(osPath(key)); err == nil && fi.Mode().IsRegular() {
+		return fi.Size()
+	}
+	return 0
 }
 
 // pruneDirs removes dir and its parents while they are empty. Removing a
@@ -306,9 +373,10 @@ func (s *Store) pruneDirs(dir string) {
 	}
 }
 
-// List returns the committed keys that start with prefix (a plain string
-// prefix, as in S3), sorted. Temporary files are never listed.
-func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+// List returns the committed blobs whose keys start with prefix (a plain
+// string prefix, as in S3), sorted by key, with each file's size and
+// modification time. Temporary files are never listed.
+func (s *Store) List(ctx context.Context, prefix string) ([]storage.BlobInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -322,7 +390,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	if strings.ContainsFunc(prefix, func(r rune) bool { return r != '/' && !keyChar(r) }) {
 		return nil, fmt.Errorf("fsblob: list: %w: prefix %q has a character outside [A-Za-z0-9._-/]", ErrInvalidKey, prefix)
 	}
-	keys := []string{}
+	blobs := []storage.BlobInfo{}
 	err := fs.WalkDir(s.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == start && isNotExist(err) {
@@ -350,7 +418,14 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 			return nil
 		}
 		if d.Type().IsRegular() && strings.HasPrefix(p, prefix) {
-			keys = append(keys, p)
+			fi, err := d.Info()
+			if err != nil {
+				if isNotExist(err) {
+					return nil // deleted since the directory was read
+				}
+				return err
+			}
+			blobs = append(blobs, storage.BlobInfo{Key: p, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 		return nil
 	})
@@ -359,8 +434,8 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	// WalkDir orders by name within a directory, which is not the order of
 	// whole keys ("a/b" comes before "a.c" there, after it here).
-	slices.Sort(keys)
-	return keys, nil
+	slices.SortFunc(blobs, func(a, b storage.BlobInfo) int { return strings.Compare(a.Key, b.Key) })
+	return blobs, nil
 }
 
 // Blob is an open blob: the file itself, so io.Copy can use sendfile and
@@ -383,6 +458,10 @@ type writer struct {
 	f     *os.File
 	bw    *bufio.Writer
 	state writerState
+	err   error // the first Write error: the blob has a gap, so it can never be committed
+
+	written  int64 // bytes admitted into the budget (see Store.admit)
+	reserved int64 // free space reserved and not yet written
 }
 
 type writerState int
@@ -408,14 +487,29 @@ func (w *writer) stateErr() error {
 	return nil
 }
 
-// Write appends p to the temporary file.
+// Write appends p to the temporary file. It fails with
+// storage.ErrInsufficientStorage if p would take the store past its budget
+// or the disk below its free floor, or the disk is full. After a failed
+// Write the writer only aborts: Commit fails too.
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.stateErr(); err != nil {
 		return 0, err
 	}
-	return w.bw.Write(p)
+	if w.err != nil {
+		return 0, w.err
+	}
+	if err := w.s.admit(w, int64(len(p))); err != nil {
+		w.err = fmt.Errorf("fsblob: write %s: %w", w.key, err)
+		return 0, w.err
+	}
+	n, err := w.bw.Write(p)
+	if err != nil {
+		w.err = fmt.Errorf("fsblob: write %s: %w", w.key, nospace.Wrap(err))
+		return n, w.err
+	}
+	return n, nil
 }
 
 // Commit makes the blob durable and visible: flush, fsync the file, rename
@@ -427,9 +521,13 @@ func (w *writer) Commit() error {
 	if err := w.stateErr(); err != nil {
 		return err
 	}
+	if w.err != nil {
+		w.discard()
+		return w.err
+	}
 	if err := w.commit(); err != nil {
 		w.discard()
-		return fmt.Errorf("fsblob: commit %s: %w", w.key, err)
+		return fmt.Errorf("fsblob: commit %s: %w", w.key, nospace.Wrap(err))
 	}
 	w.state = committed
 	return nil
@@ -447,26 +545,44 @@ func (w *writer) commit() error {
 	if err != nil {
 		return err
 	}
-	if err := w.s.root.Rename(osPath(w.tmp), osPath(w.key)); err != nil {
+	s := w.s
+	s.sizeMu.Lock()
+	replaced := s.blobSize(w.key)
+	err = s.root.Rename(osPath(w.tmp), osPath(w.key))
+	if err == nil {
+		s.release(w, true, replaced) // what w wrote is the store's now
+	}
+	s.sizeMu.Unlock()
+	if err != nil {
 		return err
 	}
-	if err := w.s.syncDirs(path.Dir(w.key)); err != nil {
+	if err := s.syncDirs(path.Dir(w.key)); err != nil {
 		// The rename may not survive a crash, and Commit is about to report
 		// failure: take the blob back so nothing is visible that the caller
 		// believes was not stored.
-		_ = w.s.root.Remove(osPath(w.key))
+		if removed, _ := s.removeBlob(w.key); removed {
+			s.pruneDirs(path.Dir(w.key))
+		}
 		return err
 	}
 	return nil
 }
 
-// discard closes and removes the temporary file; it is idempotent.
+// discard closes and removes the temporary file, and the directories
+// Create made for it if nothing else is in them, and gives back what the
+// writer held of the budget; it is idempotent.
 func (w *writer) discard() {
+	if w.state == aborted {
+		return
+	}
 	if w.f != nil {
 		_ = w.f.Close()
 		w.f = nil
 	}
-	_ = w.s.root.Remove(osPath(w.tmp))
+	if err := w.s.root.Remove(osPath(w.tmp)); err == nil {
+		w.s.pruneDirs(path.Dir(w.tmp))
+	}
+	w.s.release(w, false, 0)
 	w.state = aborted
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"qrsync/storage"
 )
@@ -94,9 +95,13 @@ func wantNotFound(t *testing.T, s storage.BlobStore, key string) {
 // listed returns the keys under prefix.
 func listed(t *testing.T, s storage.BlobStore, prefix string) []string {
 	t.Helper()
-	keys, err := s.List(testContext(t), prefix)
+	blobs, err := s.List(testContext(t), prefix)
 	if err != nil {
 		t.Fatalf("List(%q): %v", prefix, err)
+	}
+	keys := make([]string, len(blobs))
+	for i, b := range blobs {
+		keys[i] = b.Key
 	}
 	return keys
 }
@@ -157,6 +162,20 @@ func testBlobEmpty(t *testing.T, s storage.BlobStore) {
 	key := sessionKey(randomID(), randomID())
 	putBlob(t, s, key, nil)
 	readBlob(t, s, key, nil)
+	wantListedSize(t, s, key, 0)
+}
+
+// wantListedSize checks that List shows key, alone under its own name,
+// with size bytes.
+func wantListedSize(t *testing.T, s storage.BlobStore, key string, size int64) {
+	t.Helper()
+	blobs, err := s.List(testContext(t), key)
+	if err != nil {
+		t.Fatalf("List(%q): %v", key, err)
+	}
+	if len(blobs) != 1 || blobs[0].Key != key || blobs[0].Size != size {
+		t.Errorf("List(%q) = %+v, want just it with size %d", key, blobs, size)
+	}
 }
 
 func testBlobInvisibleBeforeCommit(t *testing.T, s storage.BlobStore) {
@@ -300,6 +319,7 @@ func testBlobLarge(t *testing.T, s storage.BlobStore) {
 	if !bytes.Equal(gotSum.Sum(nil), wantSum.Sum(nil)) {
 		t.Error("the blob read back differs from what was written")
 	}
+	wantListedSize(t, s, key, size)
 }
 
 // testBlobConcurrentWriters stores blobs of one session from several
@@ -335,7 +355,12 @@ func testBlobConcurrentWriters(t *testing.T, s storage.BlobStore) {
 	}
 }
 
+// clockSlack is how far a backend's clock (a file system's, an object
+// store's) may be from the test's when the suite checks ModTime.
+const clockSlack = 5 * time.Minute
+
 func testBlobList(t *testing.T, s storage.BlobStore) {
+	start := time.Now()
 	session := randomID()
 	a, aThumb, b := sessionKey(session, "a"), sessionKey(session, "a.thumb.jpg"), sessionKey(session, "b")
 	// Same leading characters, another session: a string prefix with a
@@ -369,6 +394,21 @@ func testBlobList(t *testing.T, s storage.BlobStore) {
 		keys := listed(t, s, tt.prefix)
 		if !slices.Equal(keys, tt.want) {
 			t.Errorf("List(%q) = %q, want %q", tt.prefix, keys, tt.want)
+		}
+	}
+
+	// Each blob comes with its size and a recent modification time.
+	blobs, err := s.List(testContext(t), sessionKey(session, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+	for _, b := range blobs {
+		if b.Size != int64(len(b.Key)) { // putBlob stored the key itself
+			t.Errorf("List: %q has size %d, want %d", b.Key, b.Size, len(b.Key))
+		}
+		if b.ModTime.Before(start.Add(-clockSlack)) || b.ModTime.After(end.Add(clockSlack)) {
+			t.Errorf("List: %q has ModTime %v, want between %v and %v (give or take %v)", b.Key, b.ModTime, start, end, clockSlack)
 		}
 	}
 

@@ -19,8 +19,13 @@ import (
 // TestCatalog runs the conformance suite for a storage.Catalog. open
 // returns a handle on the catalog under test; it is called once per
 // subtest, and the suite does not close the handle (the caller's cleanup
-// does).
+// does). A catalog that can count its sessions (SessionCount, which the
+// server uses for its cap on sessions) is checked for that too.
 func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
+	// Counting is checked first, alone: the other subtests run in
+	// parallel and create sessions, so the count would move under it on a
+	// shared backend.
+	t.Run("SessionCount", func(t *testing.T) { testCatalogSessionCount(t, open(t)) })
 	tests := []struct {
 		name string
 		run  func(t *testing.T, c storage.Catalog)
@@ -985,5 +990,64 @@ func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
 func testCatalogPing(t *testing.T, c storage.Catalog) {
 	if err := c.Ping(testContext(t)); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// sessionCounter is the optional power of a catalog to say how many
+// sessions it holds, live or ended and not yet removed.
+type sessionCounter interface {
+	SessionCount(ctx context.Context) (int, error)
+}
+
+func testCatalogSessionCount(t *testing.T, c storage.Catalog) {
+	sc, ok := c.(sessionCounter)
+	if !ok {
+		t.Skipf("%T has no SessionCount", c)
+	}
+	ctx := testContext(t)
+	count := func() int {
+		t.Helper()
+		n, err := sc.SessionCount(ctx)
+		if err != nil {
+			t.Fatalf("SessionCount: %v", err)
+		}
+		return n
+	}
+	// Relative to what is there: a shared backend may hold leftovers.
+	base := count()
+	live := liveSession(t, c)
+	other := liveSession(t, c)
+	ended := newSession(t, c, -time.Minute)
+	if n := count(); n != base+3 {
+		t.Fatalf("SessionCount after 3 sessions = %d, want %d (ended ones count until removed)", n, base+3)
+	}
+	// Images do not count, nor does a failed creation.
+	addImage(t, c, live.ID, newImage(live.ID, 1))
+	if err := c.CreateSession(ctx, live); err == nil {
+		t.Fatal("CreateSession with an id in use succeeded")
+	}
+	if n := count(); n != base+3 {
+		t.Fatalf("SessionCount after an image and a refused session = %d, want %d", n, base+3)
+	}
+	for i, id := range []string{ended.ID, live.ID} {
+		if err := c.DeleteSession(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != base+2-i {
+			t.Fatalf("SessionCount after %d deletions = %d, want %d", i+1, n, base+2-i)
+		}
+	}
+	// Deleting what is gone changes nothing.
+	if err := c.DeleteSession(ctx, live.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second DeleteSession = %v, want ErrNotFound", err)
+	}
+	if n := count(); n != base+1 {
+		t.Fatalf("SessionCount after deleting a deleted session = %d, want %d", n, base+1)
+	}
+	if err := c.DeleteSession(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != base {
+		t.Fatalf("SessionCount after deleting all = %d, want %d", n, base)
 	}
 }
