@@ -74,6 +74,14 @@ const (
 	CodeBadImage    = "bad_image"
 	CodeTooMany     = "too_many"
 	CodeInternal    = "internal"
+	// CodeUnavailable: a backend does not answer or the server is at a
+	// global limit; the request may be retried later (503).
+	CodeUnavailable = "unavailable"
+	// CodeNoSpace: the server's disk budget is spent (507).
+	CodeNoSpace = "insufficient_storage"
+	// CodeMisdirected: the request named a host this server does not
+	// serve (421), as a DNS-rebinding page would.
+	CodeMisdirected = "misdirected"
 )
 
 // ErrorBody is every error answer: {"error":{"code":"…","message":"…"}}.

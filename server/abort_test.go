@@ -40,7 +40,7 @@ func TestAbortedUploadLeavesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
 				apptest.UploadPath(s), hostileType, len(body))
 			conn.Write(body[:len(body)/2])
 			// The server is storing it now: a temporary file is there.

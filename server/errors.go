@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
 
@@ -18,9 +20,18 @@ import (
 // Errors the handlers raise themselves; storage and photo errors are mapped
 // alongside them in statusOf.
 var (
-	errBadRequest = errors.New("bad request")
-	errTooLarge   = errors.New("too large")
-	errTooMany    = errors.New("too many requests")
+	errBadRequest  = errors.New("bad request")
+	errTooLarge    = errors.New("too large")
+	errTooMany     = errors.New("too many requests")
+	errUnavailable = errors.New("unavailable")
+)
+
+// errMisdirected is a request for a host this server does not serve.
+var errMisdirected = errors.New("misdirected request")
+
+// Messages used in more than one place.
+const (
+	msgDiskFull = "The server's storage is full: delete photos on the computer, or ask whoever runs qrsync to free some space."
 )
 
 // heicMessage tells an iPhone user what to do, not just what went wrong.
@@ -36,7 +47,7 @@ func statusOf(err error) (int, string, string) {
 	case errors.Is(err, photo.ErrUnsupported):
 		return http.StatusUnsupportedMediaType, api.CodeUnsupported, "That file is not a photo qrsync accepts: send JPEG, PNG, GIF or WebP."
 	case errors.Is(err, photo.ErrTooManyPixels):
-		return http.StatusUnprocessableEntity, api.CodeBadImage, "That image has too many pixels for this server."
+		return http.StatusUnprocessableEntity, api.CodeBadImage, messageOf(err, "That image has too many pixels for this server.")
 	case errors.Is(err, photo.ErrCorrupt):
 		return http.StatusUnprocessableEntity, api.CodeBadImage, "That image is damaged or incomplete and cannot be read."
 	case errors.Is(err, errTooLarge):
@@ -51,8 +62,14 @@ func statusOf(err error) (int, string, string) {
 		return http.StatusNotFound, api.CodeNotFound, "Not found: the link may be wrong or the session may have ended."
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, api.CodeBadRequest, messageOf(err, "The request was not understood.")
+	case errors.Is(err, storage.ErrInsufficientStorage):
+		return http.StatusInsufficientStorage, api.CodeNoSpace, msgDiskFull
+	case errors.Is(err, errUnavailable):
+		return http.StatusServiceUnavailable, api.CodeUnavailable, messageOf(err, "The server is busy: try again in a moment.")
+	case errors.Is(err, errMisdirected):
+		return http.StatusMisdirectedRequest, api.CodeMisdirected, "This server does not answer to that name: open it by the address it shows."
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, api.CodeInternal, "The request was cancelled."
+		return http.StatusServiceUnavailable, api.CodeUnavailable, "The request was cancelled: try again."
 	}
 	return http.StatusInternalServerError, api.CodeInternal, "Something went wrong on the server."
 }
@@ -80,13 +97,39 @@ func messageOf(err error, fallback string) string {
 	return fallback
 }
 
-// writeError answers with the JSON error body of DESIGN §3.
+// writeError answers with the JSON error body of DESIGN §3. Server faults
+// are logged, under the route's pattern: the path itself carries secrets.
+// A full disk is logged once a minute at most, however many requests it
+// refuses.
 func (s *Server) writeError(c *app.RequestContext, err error) {
 	status, code, msg := statusOf(err)
-	if status >= 500 {
-		s.log.Error("request failed", "method", string(c.Method()), "path", string(c.Path()), "err", err)
+	switch {
+	case status == http.StatusInsufficientStorage:
+		s.refused(reasonDiskFull)
+		if s.diskFullLog.allow() {
+			s.logFor(c).Error("storage is full: refusing writes until space frees", "route", c.FullPath(), "err", err)
+		}
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		s.logFor(c).Error("request failed", "method", string(c.Method()), "route", c.FullPath(), "err", err)
 	}
 	writeJSON(c, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+}
+
+// logLimiter lets a log line through at most once per interval.
+type logLimiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  time.Time
+}
+
+func (l *logLimiter) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= l.every {
+		l.last = now
+		return true
+	}
+	return false
 }
 
 // writeJSON uses encoding/json rather than Hertz's renderer so the bytes on

@@ -16,11 +16,9 @@ import (
 
 // Limits the tests push against.
 const (
-	MaxNameBytes    = maxNameBytes    // longest stored file name
-	TokenMissLimit  = tokenMissLimit  // unknown upload tokens an address may try
-	TokenMissWindow = tokenMissWindow // in this long
-	LingerTime      = lingerTime      // how long a refused body is still read
-	LingerBytes     = lingerBytes     // and how much of it
+	MaxNameBytes = maxNameBytes // longest stored file name
+	LingerTime   = lingerTime   // how long a refused body is still read
+	LingerBytes  = lingerBytes  // and how much of it
 )
 
 // OriginalKey and ThumbKey are the blob keys of an image's original and
@@ -51,21 +49,17 @@ func (s *Server) HoldDecoders() (release func()) {
 
 // IngestAll is the whole upload path short of HTTP, for the fuzz test.
 func (s *Server) IngestAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader) (api.UploadResult, int, error) {
-	return s.ingestAll(ctx, sess, boundary, body)
+	// As long as the server allows, so the decode runs beside the body
+	// when a slot is free, the path with the most to get wrong.
+	return s.ingestAll(ctx, sess, boundary, body, s.cfg.MaxFileSize, nil)
 }
 
-// NewTokenLimiter is the limiter of unknown upload tokens on the clock now:
-// fail counts a miss from an address, allow says whether it may try again.
-func NewTokenLimiter(now func() time.Time) (fail func(ip string), allow func(ip string) bool) {
-	l := newTokenLimiter(now)
-	return l.fail, l.allow
-}
-
-// SetUploadIdleTimeout shortens how long an upload may go silent, for the
-// rest of t. Called before t starts its server, it is restored only once
-// that server has stopped (cleanups run last first).
+// SetUploadIdleTimeout shortens how long an upload may go silent (at the
+// minimum rate, the credit it may run down), for the rest of t. Called
+// before t starts its server, it is restored only once that server has
+// stopped (cleanups run last first).
 func SetUploadIdleTimeout(t testing.TB, d time.Duration) {
-	old := uploadIdleTimeout
-	uploadIdleTimeout = d
-	t.Cleanup(func() { uploadIdleTimeout = old })
+	old := uploadMaxSilence
+	uploadMaxSilence = d
+	t.Cleanup(func() { uploadMaxSilence = old })
 }

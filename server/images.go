@@ -2,44 +2,68 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 
 	"github.com/cloudwego/hertz/pkg/app"
+
+	"qrsync/api"
+	"qrsync/storage"
 )
 
 // original serves the stored bytes with their real content type, shown
 // inline (the PC page opens them in a tab) under the uploaded file name.
 func (s *Server) original(ctx context.Context, c *app.RequestContext) {
 	sid, iid := c.Param("id"), c.Param("image")
-	img, err := s.cat.Image(ctx, sid, iid)
+	img, err := s.image(ctx, c, sid, iid)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": img.Name}))
-	s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType)
+	s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType, `"`+iid+`"`)
+}
+
+// image looks up an image a viewer's route names; a miss counts as for
+// session.
+func (s *Server) image(ctx context.Context, c *app.RequestContext, sid, iid string) (api.Image, error) {
+	img, err := s.cat.Image(ctx, sid, iid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return img, s.missed(c, err)
+	}
+	return img, err
 }
 
 func (s *Server) thumbnail(ctx context.Context, c *app.RequestContext) {
 	sid, iid := c.Param("id"), c.Param("image")
-	if _, err := s.cat.Image(ctx, sid, iid); err != nil {
+	if _, err := s.image(ctx, c, sid, iid); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	s.serveBlob(ctx, c, thumbKey(sid, iid), "image/jpeg")
+	s.serveBlob(ctx, c, thumbKey(sid, iid), "image/jpeg", `"t`+iid+`"`)
 }
 
 // serveBlob streams a blob; Hertz closes it once the response is written.
-// Image ids are never reused, so what is behind a URL never changes.
-func (s *Server) serveBlob(ctx context.Context, c *app.RequestContext, key, contentType string) {
-	b, err := s.blobs.Open(ctx, key)
-	if err != nil {
-		s.writeError(c, fmt.Errorf("open %s: %w", key, err))
+//
+// Photos may be cached only by this browser and only while the server
+// still says they exist: "private, no-cache" with an ETag makes each use
+// a revalidation, which costs a 304 and no bytes while the photo lives and
+// a 404 once it is deleted. Image ids are never reused, so the id is a
+// sound validator.
+func (s *Server) serveBlob(ctx context.Context, c *app.RequestContext, key, contentType, etag string) {
+	c.Response.Header.Set("Cache-Control", "private, no-cache")
+	c.Response.Header.Set("ETag", etag)
+	if string(c.GetHeader("If-None-Match")) == etag {
+		c.SetStatusCode(http.StatusNotModified)
 		return
 	}
-	c.Response.Header.Set("Cache-Control", "private, max-age=31536000, immutable")
+	b, err := s.blobs.Open(ctx, key)
+	if err != nil {
+		s.writeError(c, fmt.Errorf("open blob: %w", err))
+		return
+	}
 	c.SetContentType(contentType)
 	c.SetStatusCode(http.StatusOK)
 	c.SetBodyStream(b, int(b.Size()))

@@ -144,7 +144,10 @@ func TestKillDuringUploads(t *testing.T) {
 	// Leftovers of the crash, before the restart cleans up.
 	leftovers := blobFiles(data)
 
-	p = startQrsync(t, bin, addr, data)
+	// Orphans are removed only once older than --orphan-grace (an hour),
+	// in case another instance sharing the store is mid-upload. Nothing
+	// shares this one, so the restart may remove them at once.
+	p = startQrsync(t, bin, addr, data, "--orphan-grace", "1ms")
 	t.Logf("restarted %v after the kill", time.Since(killedAt).Round(time.Millisecond))
 
 	// The phone sends again what was cut off, as its page does on its own,

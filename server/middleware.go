@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
 )
@@ -16,18 +14,35 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsaf
 	"img-src 'self' blob: data:; style-src 'self'; connect-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// securityHeaders is set on every answer, streams included. no-referrer
-// matters most: the page URLs carry the capabilities.
+// securityHeaderList is set on every answer, streams and the answers
+// Hertz writes itself (rawerrors.go) included. no-referrer matters most:
+// the page URLs carry the capabilities.
+var securityHeaderList = [][2]string{
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Content-Security-Policy", contentSecurityPolicy},
+}
+
 func (s *Server) securityHeaders(ctx context.Context, c *app.RequestContext) {
-	h := &c.Response.Header
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	for _, h := range securityHeaderList {
+		c.Response.Header.Set(h[0], h[1])
+	}
 	c.Next(ctx)
 }
 
+// closeWhenStopping asks clients to reconnect elsewhere once the server
+// has begun to stop, so no keep-alive connection outlives the shutdown:
+// also an answer to a request that began before the stop (an upload the
+// shutdown waited for), which is written only after its handler returns.
+func (s *Server) closeWhenStopping(ctx context.Context, c *app.RequestContext) {
+	c.Next(ctx)
+	if s.life.Err() != nil {
+		c.SetConnectionClose()
+	}
+}
+
 // remoteIP is the peer's address. Forwarding headers are ignored on
-// purpose: a client could forge them to dodge the limiter.
+// purpose: a client could forge them to dodge the limits.
 func remoteIP(c *app.RequestContext) string {
 	addr := c.RemoteAddr()
 	if addr == nil {
@@ -38,45 +53,4 @@ func remoteIP(c *app.RequestContext) string {
 		return addr.String()
 	}
 	return host
-}
-
-// Guessing upload tokens: each address may miss this many times a window.
-const (
-	tokenMissLimit  = 20
-	tokenMissWindow = time.Minute
-)
-
-// tokenLimiter counts unknown-token attempts per client address in fixed
-// windows. 144-bit tokens cannot be guessed anyway; this keeps a scanner
-// from costing the catalog a lookup per try.
-type tokenLimiter struct {
-	now    func() time.Time
-	mu     sync.Mutex
-	window time.Time
-	misses map[string]int
-}
-
-func newTokenLimiter(now func() time.Time) *tokenLimiter {
-	return &tokenLimiter{now: now, misses: map[string]int{}}
-}
-
-func (l *tokenLimiter) roll() {
-	if now := l.now(); now.Sub(l.window) >= tokenMissWindow {
-		l.window = now
-		clear(l.misses) // the map never outgrows one window of addresses
-	}
-}
-
-func (l *tokenLimiter) allow(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.roll()
-	return l.misses[ip] < tokenMissLimit
-}
-
-func (l *tokenLimiter) fail(ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.roll()
-	l.misses[ip]++
 }

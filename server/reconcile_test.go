@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"qrsync/internal/apptest"
 	"qrsync/server"
@@ -14,8 +17,8 @@ import (
 
 // On startup, blobs that no catalog image owns (a crash between storing an
 // upload and recording it, or between removing a session and its files)
-// are removed; the blobs of recorded images, and files that are not blobs
-// of ours, stay.
+// are removed once older than the grace period; the blobs of recorded
+// images, and files that are not blobs of ours, stay however old.
 func TestReconcileRemovesOrphans(t *testing.T) {
 	a := apptest.Start(t, server.Config{})
 	dir := a.DataDir
@@ -50,6 +53,7 @@ func TestReconcileRemovesOrphans(t *testing.T) {
 		}
 	}
 	blobs.Close()
+	backdate(t, filepath.Join(dir, "blobs"), 2*server.DefaultOrphanGrace)
 
 	a = apptest.StartAt(t, "127.0.0.1:0", dir, server.Config{})
 	got := blobFiles(dir)
@@ -66,5 +70,21 @@ func TestReconcileRemovesOrphans(t *testing.T) {
 	}
 	if resp, _ := a.Do(http.MethodGet, sess.Images[0].ThumbURL, nil, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("thumbnail after restart: %d", resp.StatusCode)
+	}
+}
+
+// backdate sets the modification time of every file under dir to age
+// ago, as if the crash that left them had happened that long before.
+func backdate(t *testing.T, dir string, age time.Duration) {
+	t.Helper()
+	when := time.Now().Add(-age)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, when, when)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,20 +2,28 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"runtime"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cloudwego/hertz/pkg/app"
 	"github.com/cloudwego/hertz/pkg/app/server"
-	"github.com/cloudwego/hertz/pkg/common/hlog"
 	"github.com/cloudwego/hertz/pkg/network/standard"
 	"github.com/cloudwego/hertz/pkg/route"
 
+	"qrsync/api"
+	"qrsync/netguard"
 	"qrsync/storage"
 )
 
@@ -36,6 +44,15 @@ const (
 	// DefaultStreamWriteTimeout is how long a stream write may stall
 	// before its viewer is cut off; it reconnects and catches up.
 	DefaultStreamWriteTimeout = 30 * time.Second
+	// DefaultDecodeMemory is the decode budget when the composition root
+	// names none; it derives the real default from the machine's memory.
+	DefaultDecodeMemory = 512 << 20
+	// DefaultShutdownGrace is how long a stopping server waits for
+	// uploads in flight to finish.
+	DefaultShutdownGrace = 30 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection that sends no new
+	// request for this long; streams are requests, so it never cuts one.
+	DefaultIdleTimeout = time.Minute
 )
 
 // Config is everything the server needs besides its backends. Zero values
@@ -66,6 +83,34 @@ type Config struct {
 	StreamWriteTimeout time.Duration
 	// SweepEvery is how often ended sessions are removed.
 	SweepEvery time.Duration
+	// DecodeMemory is the one budget, in bytes, that all decodes at once
+	// share, each weighted by its cost from the header.
+	DecodeMemory int64
+	// MaxSessions caps the sessions held at once (503 beyond);
+	// SessionsPerMinute caps how many one address opens (429 beyond).
+	MaxSessions       int
+	SessionsPerMinute int
+	// UploadsPerAddress caps one address's uploads in flight (429 beyond).
+	UploadsPerAddress int
+	// MissesPerMinute caps one address's unknown ids and tokens (429
+	// beyond); a valid one always passes.
+	MissesPerMinute int
+	// MaxConns, MaxConnsPerAddress and HeaderTimeout guard the listener
+	// (see netguard); zero takes netguard's defaults.
+	MaxConns           int
+	MaxConnsPerAddress int
+	HeaderTimeout      time.Duration
+	// AllowHosts are more host names the server answers to, besides its
+	// public URLs, loopback, its own addresses and host name.
+	AllowHosts []string
+	// TLS, when set, serves HTTPS with it.
+	TLS *tls.Config
+	// ShutdownGrace bounds how long Serve waits for uploads in flight
+	// once it is told to stop.
+	ShutdownGrace time.Duration
+	// OrphanGrace is how old a blob no image owns must be before it is
+	// removed (DefaultOrphanGrace).
+	OrphanGrace time.Duration
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
@@ -93,8 +138,17 @@ func (c *Config) applyDefaults() error {
 	setDefault(&c.KeepAlive, DefaultKeepAlive)
 	setDefault(&c.SweepEvery, DefaultSweepEvery)
 	setDefault(&c.StreamWriteTimeout, DefaultStreamWriteTimeout)
+	setDefault(&c.DecodeMemory, DefaultDecodeMemory)
+	setDefault(&c.MaxSessions, DefaultMaxSessions)
+	setDefault(&c.SessionsPerMinute, DefaultSessionsPerMinute)
+	setDefault(&c.UploadsPerAddress, DefaultUploadsPerAddress)
+	setDefault(&c.MissesPerMinute, DefaultMissesPerMinute)
+	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&c.OrphanGrace, DefaultOrphanGrace)
 	if c.StreamWriteTimeout < 0 || c.SessionTTL < 0 || c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxImages < 0 ||
-		c.MaxSessionBytes < 0 || c.ThumbWorkers < 0 || c.Retry < 0 || c.KeepAlive < 0 || c.SweepEvery < 0 {
+		c.MaxSessionBytes < 0 || c.ThumbWorkers < 0 || c.Retry < 0 || c.KeepAlive < 0 || c.SweepEvery < 0 ||
+		c.DecodeMemory < 0 || c.MaxSessions < 0 || c.SessionsPerMinute < 0 || c.UploadsPerAddress < 0 ||
+		c.MissesPerMinute < 0 || c.MaxConns < 0 || c.MaxConnsPerAddress < 0 || c.HeaderTimeout < 0 || c.ShutdownGrace < 0 || c.OrphanGrace < 0 {
 		return errors.New("server: limits and durations must not be negative")
 	}
 	if c.Logger == nil {
@@ -120,7 +174,19 @@ type Server struct {
 	cat    storage.Catalog
 	log    *slog.Logger
 	decode chan struct{} // semaphore: the bounded decoding pool
-	limits *tokenLimiter
+	budget *decodeBudget // the memory all decodes share
+	hosts  *hostGuard
+
+	sessionRate *windowCounter   // sessions opened, per address
+	misses      *windowCounter   // unknown ids and tokens, per address
+	uploadsByIP *inFlightCounter // uploads running, per address
+	diskFullLog logLimiter
+	metrics     *metrics
+
+	// inFlight counts uploads running, which a stopping server waits for.
+	inFlight sync.WaitGroup
+	// streamsEnded counts streams ended since memory was last trimmed.
+	streamsEnded atomic.Int64
 	// life ends when Serve begins to shut down; streams end with it.
 	life     context.Context
 	shutdown context.CancelFunc
@@ -135,24 +201,51 @@ func New(cfg Config, blobs storage.BlobStore, cat storage.Catalog) (*Server, err
 		return nil, err
 	}
 	life, shutdown := context.WithCancel(context.Background())
-	return &Server{
-		cfg:      cfg,
-		blobs:    blobs,
-		cat:      cat,
-		log:      cfg.Logger,
-		decode:   make(chan struct{}, cfg.ThumbWorkers),
-		limits:   newTokenLimiter(cfg.Now),
-		life:     life,
-		shutdown: shutdown,
-	}, nil
+	s := &Server{
+		cfg:         cfg,
+		blobs:       blobs,
+		cat:         cat,
+		log:         cfg.Logger,
+		decode:      make(chan struct{}, cfg.ThumbWorkers),
+		budget:      newDecodeBudget(cfg.DecodeMemory),
+		hosts:       newHostGuard(cfg.PublicURLs, cfg.AllowHosts),
+		sessionRate: newWindowCounter(cfg.SessionsPerMinute),
+		misses:      newWindowCounter(cfg.MissesPerMinute),
+		uploadsByIP: newInFlightCounter(cfg.UploadsPerAddress),
+		diskFullLog: logLimiter{every: time.Minute},
+		life:        life,
+		shutdown:    shutdown,
+	}
+	s.metrics = newMetrics(s)
+	return s, nil
 }
 
-// Serve runs the server on ln until ctx ends, then shuts down gracefully.
+// Serve runs the server on ln until ctx ends, then shuts down gracefully:
+// it stops accepting, ends the streams so their clients reconnect (to
+// another instance, or to this one once it is back), waits up to
+// ShutdownGrace for uploads in flight, and returns nil once they are done.
 // It also sweeps ended sessions while it runs.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hlog.SetLevel(hlog.LevelWarn)
+	guard, err := netguard.Wrap(ln, netguard.Config{
+		MaxConns:      s.cfg.MaxConns,
+		MaxConnsPerIP: s.cfg.MaxConnsPerAddress,
+		HeaderTimeout: s.cfg.HeaderTimeout,
+		Refuse:        refuseConn,
+		OnEvent:       s.connEvent,
+		Logger:        s.log,
+	})
+	if err != nil {
+		return err
+	}
+	var l net.Listener = guard
+	if s.cfg.TLS != nil {
+		l = tls.NewListener(l, s.cfg.TLS)
+	}
+	l = answerListener{l}
+	s.metrics.setConnsOpen(guard.Open)
+
 	h := server.New(
-		server.WithListener(ln),
+		server.WithListener(l),
 		// Go's net, not netpoll (Hertz's default on Linux): netpoll reads a
 		// socket into its own buffers however slowly the handler consumes
 		// it, so 8 parallel 50 MB uploads cost ~130 MiB more peak memory
@@ -171,9 +264,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		server.WithDisablePreParseMultipartForm(true),
 		server.WithExitWaitTime(2*time.Second),
 		server.WithDisablePrintRoute(true),
-		// Streams are long-lived; an idle keep-alive connection is not.
-		server.WithIdleTimeout(2*time.Minute),
+		server.WithHandleMethodNotAllowed(true),
+		// A request's head is bounded by netguard and its body by the
+		// upload's minimum rate; Hertz's own per-read timeout would cut
+		// streams and slow downloads alike.
+		server.WithIdleTimeout(DefaultIdleTimeout),
 		server.WithReadTimeout(0),
+		server.WithOnAccept(netguard.OnAccept),
 	)
 	s.Routes(h.Engine)
 	s.reconcile(ctx) // before serving: blobs of uploads in flight look orphaned
@@ -181,6 +278,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go s.sweep(sweepCtx)
+	go s.trimMemory(sweepCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- h.Run() }()
@@ -189,19 +287,92 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.shutdown() // streams never finish by themselves: end them first
+	guard.Close() // stop accepting; Run returns
+	s.shutdown()  // streams never finish by themselves: end them first
+	s.waitUploads()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return h.Shutdown(shutdownCtx)
+	if err := h.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+// waitUploads waits up to ShutdownGrace for the uploads in flight: a
+// photo half-way across is worth finishing, not cutting.
+func (s *Server) waitUploads() {
+	done := make(chan struct{})
+	go func() { s.inFlight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownGrace):
+		s.log.Warn("shutdown: uploads still running after the grace period", "grace", s.cfg.ShutdownGrace)
+	}
+}
+
+// refuseConn is what a connection over netguard's caps is told before it
+// is closed: the JSON error, like every other answer.
+func refuseConn(w io.Writer, r netguard.Reason) {
+	if r == netguard.ReasonPerIP {
+		w.Write(rawErrorAnswer(http.StatusTooManyRequests, api.CodeTooMany,
+			"Too many connections from this network: close some pages and try again."))
+		return
+	}
+	w.Write(rawErrorAnswer(http.StatusServiceUnavailable, api.CodeUnavailable,
+		"The server is at its limit of connections: try again in a moment."))
+}
+
+// connEvent counts what netguard refused.
+func (s *Server) connEvent(e netguard.Event) {
+	switch {
+	case e.Kind == netguard.EventRefused && e.Reason == netguard.ReasonPerIP:
+		s.refused(reasonConnPerIP)
+	case e.Kind == netguard.EventRefused:
+		s.refused(reasonConnTotal)
+	case e.Kind == netguard.EventHeadTimeout:
+		s.refused(reasonHeaderTimeout)
+	}
+}
+
+// trimEvery and trimAfter say when memory is handed back to the system:
+// when this many streams have ended since the last look. A burst of
+// viewers (a thousand that never read, say) leaves their buffers as
+// garbage the runtime would otherwise keep, and the process's RSS with it,
+// until long after they left.
+const (
+	trimEvery = 5 * time.Second
+	trimAfter = 32
+)
+
+func (s *Server) trimMemory(ctx context.Context) {
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s.streamsEnded.Swap(0) >= trimAfter {
+				debug.FreeOSMemory()
+			}
+		}
+	}
 }
 
 // Routes registers every route of DESIGN §3 on e.
 func (s *Server) Routes(e *route.Engine) {
-	e.Use(s.securityHeaders)
+	e.Use(s.connState, s.accessLog, s.securityHeaders, s.checkHost, s.closeWhenStopping)
+	e.NoRoute(func(_ context.Context, c *app.RequestContext) { s.writeError(c, errNoRoute) })
+	e.NoMethod(func(_ context.Context, c *app.RequestContext) {
+		s.writeError(c, newUserError(errBadRequest, "That method is not allowed here."))
+		c.SetStatusCode(http.StatusMethodNotAllowed)
+	})
 	e.GET("/", s.pcPage)
 	e.GET("/static/*file", s.static)
 	e.GET("/u/:token", s.phonePage)
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler)
 
 	e.GET("/api/addresses", s.addresses)
 	e.POST("/api/sessions", s.createSession)
@@ -214,3 +385,15 @@ func (s *Server) Routes(e *route.Engine) {
 	e.DELETE("/api/sessions/:id/images/:image", s.deleteImage)
 	e.POST("/api/upload/:token", s.upload)
 }
+
+// connState tells netguard where a connection is: its request head has
+// been read, and once the handler returns the next bytes are a new head.
+func (s *Server) connState(ctx context.Context, c *app.RequestContext) {
+	g := netguard.FromContext(ctx)
+	g.HeadDone()
+	defer g.AwaitHead() // deferred: a handler that panics still re-arms it
+	c.Next(ctx)
+}
+
+// errNoRoute answers paths no route serves.
+var errNoRoute = fmt.Errorf("%w: no such route", storage.ErrNotFound)

@@ -36,7 +36,7 @@ func newSecret() string {
 }
 
 func (s *Server) sessionJSON(sess storage.Session, base string) api.Session {
-	p := "/api/sessions/" + sess.ID
+	p := sessionPath(sess.ID)
 	return api.Session{
 		ID:        sess.ID,
 		UploadURL: base + "/u/" + sess.UploadToken,
@@ -46,7 +46,33 @@ func (s *Server) sessionJSON(sess storage.Session, base string) api.Session {
 	}
 }
 
+// sessionCounter is the catalog's power to say how many sessions it holds,
+// for the cap on them; a catalog without it is not capped.
+type sessionCounter interface {
+	SessionCount(ctx context.Context) (int, error)
+}
+
+// createSession opens a session, within the per-address rate and the cap
+// on sessions held at once: anyone on the network can call it, so a flood
+// must be cheap to refuse and must not fill the catalog.
 func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
+	if !s.sessionRate.take(remoteIP(c)) {
+		s.refused(reasonSessionRate)
+		s.writeError(c, newUserError(errTooMany, "Too many new sessions from this network: wait a minute."))
+		return
+	}
+	if sc, ok := s.cat.(sessionCounter); ok {
+		n, err := sc.SessionCount(ctx)
+		if err != nil {
+			s.writeError(c, fmt.Errorf("count sessions: %w", err))
+			return
+		}
+		if n >= s.cfg.MaxSessions {
+			s.refused(reasonSessionsTotal)
+			s.writeError(c, newUserError(errUnavailable, "The server holds as many sessions as it can: try again later."))
+			return
+		}
+	}
 	now := s.cfg.Now()
 	sess := storage.Session{
 		ID:          newSecret(),
@@ -61,8 +87,42 @@ func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
 	writeJSON(c, http.StatusCreated, s.sessionJSON(sess, s.cfg.PublicURLs[0]))
 }
 
+// session looks up the session a viewer's route names. An unknown id counts
+// against the caller's address, and past DefaultMissesPerMinute misses are
+// answered 429; a known id always passes.
+func (s *Server) session(ctx context.Context, c *app.RequestContext, id string) (storage.Session, error) {
+	sess, err := s.cat.Session(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return sess, s.missed(c, err)
+	}
+	return sess, err
+}
+
+// sessionByToken is session for the phone's upload token.
+func (s *Server) sessionByToken(ctx context.Context, c *app.RequestContext, token string) (storage.Session, error) {
+	sess, err := s.cat.SessionByToken(ctx, token)
+	if errors.Is(err, storage.ErrNotFound) {
+		return sess, s.missed(c, err)
+	}
+	return sess, err
+}
+
+// missed counts a miss of the caller's address and returns what to
+// answer: err itself, or 429 once the address has missed too often.
+func (s *Server) missed(c *app.RequestContext, err error) error {
+	ip := remoteIP(c)
+	if s.misses.over(ip) {
+		s.refused(reasonMisses)
+		return errTooManyMisses
+	}
+	s.misses.add(ip)
+	return err
+}
+
+var errTooManyMisses = newUserError(errTooMany, "Too many attempts with unknown links: wait a minute and scan the QR code again.")
+
 func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
-	sess, err := s.cat.Session(ctx, c.Param("id"))
+	sess, err := s.session(ctx, c, c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -84,7 +144,7 @@ func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 // stream of the session, which then sends expired and closes.
 func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 	id := c.Param("id")
-	if _, err := s.cat.Session(ctx, id); err != nil && !errors.Is(err, storage.ErrExpired) {
+	if _, err := s.session(ctx, c, id); err != nil && !errors.Is(err, storage.ErrExpired) {
 		s.writeError(c, err)
 		return
 	}
@@ -100,14 +160,21 @@ func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 // catches blobs of uploads that never reached the catalog.
 func (s *Server) removeSession(ctx context.Context, id string) error {
 	if err := s.cat.DeleteSession(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("delete session %s: %w", id, err)
+		return fmt.Errorf("delete session: %w", err)
 	}
-	keys, err := s.blobs.List(ctx, sessionPrefix(id))
+	// List the prefix rather than ask the catalog: it no longer names the
+	// session's images (deleted just above), and it never named the blobs
+	// of an upload cut short by a crash.
+	blobs, err := s.blobs.List(ctx, sessionPrefix(id))
 	if err != nil {
-		return fmt.Errorf("list blobs of %s: %w", id, err)
+		return fmt.Errorf("list the session's blobs: %w", err)
+	}
+	keys := make([]string, len(blobs))
+	for i, b := range blobs {
+		keys[i] = b.Key
 	}
 	if err := s.blobs.Delete(ctx, keys...); err != nil {
-		return fmt.Errorf("delete blobs of %s: %w", id, err)
+		return fmt.Errorf("delete the session's blobs: %w", err)
 	}
 	return nil
 }
@@ -118,12 +185,16 @@ func (s *Server) sweep(ctx context.Context) {
 	s.sweepOnce(ctx)
 	t := time.NewTicker(s.cfg.SweepEvery)
 	defer t.Stop()
+	orphans := time.NewTicker(max(s.cfg.OrphanGrace, time.Minute))
+	defer orphans.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.sweepOnce(ctx)
+		case <-orphans.C:
+			s.reconcile(ctx)
 		}
 	}
 }
@@ -131,12 +202,12 @@ func (s *Server) sweep(ctx context.Context) {
 func (s *Server) sweepOnce(ctx context.Context) {
 	ids, err := s.cat.ExpiredSessions(ctx, s.cfg.Now())
 	if err != nil {
-		s.log.Warn("sweep: list ended sessions", "err", err)
+		s.log.Warn("sweep: list ended sessions", "err", logSafe(err))
 		return
 	}
 	for _, id := range ids {
 		if err := s.removeSession(ctx, id); err != nil {
-			s.log.Warn("sweep: remove session", "err", err)
+			s.log.Warn("sweep: remove an ended session", "err", logSafe(err))
 		}
 	}
 }
@@ -146,7 +217,7 @@ func (s *Server) sweepOnce(ctx context.Context) {
 // switch when the phone cannot reach the default; any other base is
 // refused, so this never becomes a QR generator for arbitrary links.
 func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
-	sess, err := s.cat.Session(ctx, c.Param("id"))
+	sess, err := s.session(ctx, c, c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -182,24 +253,66 @@ func (s *Server) addresses(_ context.Context, c *app.RequestContext) {
 	writeJSON(c, http.StatusOK, map[string][]string{"urls": s.cfg.PublicURLs})
 }
 
-// healthz answers 200 only when the backends answer too.
-func (s *Server) healthz(ctx context.Context, c *app.RequestContext) {
+// healthz is liveness: 200 while the process serves, whatever its
+// backends do, so a supervisor restarts it only when it is truly stuck.
+func (s *Server) healthz(_ context.Context, c *app.RequestContext) {
+	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is readiness: 200 when every backend answers and there is room
+// to store photos, 503 naming what fails otherwise, so a load balancer
+// sends phones elsewhere.
+func (s *Server) readyz(ctx context.Context, c *app.RequestContext) {
+	fail := func(what string, err error) {
+		s.logFor(c).Warn("not ready", "backend", what, "err", err)
+		writeJSON(c, http.StatusServiceUnavailable, api.ErrorBody{Error: api.ErrorDetail{
+			Code: api.CodeUnavailable, Message: what + " does not answer: " + statusText(err)}})
+	}
 	if err := s.cat.Ping(ctx); err != nil {
-		s.writeError(c, fmt.Errorf("catalog: %w", err))
+		fail("catalog", err)
 		return
 	}
 	if p, ok := s.blobs.(pinger); ok {
 		if err := p.Ping(ctx); err != nil {
-			s.writeError(c, fmt.Errorf("blob store: %w", err))
+			fail("blob store", err)
+			return
+		}
+	}
+	if u, ok := s.blobs.(usageReporter); ok {
+		if used, limit := u.Usage(); limit > 0 && used >= limit {
+			fail("blob store", storage.ErrInsufficientStorage)
 			return
 		}
 	}
 	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// statusText is the part of an error a readiness answer may show: the
+// kind, not the details (they may name files).
+func statusText(err error) string {
+	if errors.Is(err, storage.ErrInsufficientStorage) {
+		return "storage is full"
+	}
+	_, _, msg := statusOf(err)
+	return msg
+}
+
 // pinger is the optional power of a blob store to say whether it answers.
 type pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// usageReporter is the optional power of a blob store to say how much of
+// its disk budget is used.
+type usageReporter interface {
+	Usage() (used, limit int64)
+}
+
+// The URL layout of a session's routes, in one place.
+func sessionPath(sessionID string) string { return "/api/sessions/" + sessionID }
+
+func imagePath(sessionID, imageID string) string {
+	return sessionPath(sessionID) + "/images/" + imageID
 }
 
 // Storage keys are made here only, from server-made ids: a client's file

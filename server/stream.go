@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,7 @@ const replayBatch = 100
 // slow viewer only ever delays itself.
 func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	id := c.Param("id")
-	sess, err := s.cat.Session(ctx, id)
+	sess, err := s.session(ctx, c, id)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -44,6 +45,9 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	c.Response.Header.Set("X-Accel-Buffering", "no")
 	w := sse.NewWriter(c)
 	defer w.Close()
+	s.metrics.streamStarted()
+	defer s.metrics.streamEnded()
+	defer s.streamsEnded.Add(1)
 
 	// The stream ends when its viewer leaves and when the server shuts
 	// down, so that clients reconnect to the next one.
@@ -54,11 +58,15 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	defer context.AfterFunc(s.life, cancel)()
 
 	st := &stream{
-		s: s, w: &deadlineWriter{w: w, conn: c.GetConn(), timeout: s.cfg.StreamWriteTimeout},
+		s: s, w: &deadlineWriter{w: sseConn{w, c.Response.GetHijackWriter()}, conn: c.GetConn(), timeout: s.cfg.StreamWriteTimeout},
 		sessionID: id, expiresAt: sess.ExpiresAt, retry: s.cfg.Retry,
 	}
-	if err := st.run(ctx, last); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Debug("stream ended", "err", err)
+	err = st.run(ctx, last)
+	if errors.Is(err, errSlowViewer) {
+		s.metrics.viewerCut()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.logFor(c).Debug("stream ended", "err", err)
 	}
 }
 
@@ -97,10 +105,29 @@ func watchViewer(ctx context.Context, conn viewerConn) (context.Context, func())
 }
 
 // eventWriter is what a stream writes to: Hertz's sse.Writer, behind a
-// deadline.
+// deadline. WriteChunk writes bytes already framed as SSE and flushes
+// them, for an event too large to build whole (the snapshot).
 type eventWriter interface {
 	Write(e *sse.Event) error
 	WriteKeepAlive() error
+	WriteChunk(p []byte) error
+}
+
+// sseConn is Hertz's sse.Writer with the chunked body writer beneath it,
+// which it writes every event to.
+type sseConn struct {
+	*sse.Writer
+	raw interface {
+		Write(p []byte) (int, error)
+		Flush() error
+	}
+}
+
+func (w sseConn) WriteChunk(p []byte) error {
+	if _, err := w.raw.Write(p); err != nil {
+		return err
+	}
+	return w.raw.Flush()
 }
 
 // deadlineWriter cuts off a viewer whose connection cannot take a write
@@ -124,6 +151,10 @@ func (d *deadlineWriter) WriteKeepAlive() error {
 	return d.guard(d.w.WriteKeepAlive)
 }
 
+func (d *deadlineWriter) WriteChunk(p []byte) error {
+	return d.guard(func() error { return d.w.WriteChunk(p) })
+}
+
 func (d *deadlineWriter) guard(write func() error) error {
 	var cut atomic.Bool
 	t := time.AfterFunc(d.timeout, func() {
@@ -135,6 +166,7 @@ func (d *deadlineWriter) guard(write func() error) error {
 	if cut.Load() {
 		return fmt.Errorf("%w: no write progress in %v", errSlowViewer, d.timeout)
 	}
+
 	return err
 }
 
@@ -236,15 +268,13 @@ func (st *stream) end(err error) error {
 	return err
 }
 
+// snapshot sends the whole gallery as one event, written in pieces of at
+// most snapshotChunk: built whole, a 500-image snapshot is ~300 KB, held
+// twice (the JSON, and Hertz's framed copy) by every viewer until its
+// socket takes it, which let a thousand viewers that never read hold
+// 600 MB. The bytes are exactly those of json.Marshal(api.Snapshot).
 func (st *stream) snapshot(ctx context.Context) error {
 	images, last, err := st.s.cat.Images(ctx, st.sessionID)
-	if err != nil {
-		return err
-	}
-	if images == nil {
-		images = []api.Image{}
-	}
-	data, err := json.Marshal(api.Snapshot{Images: images, ExpiresAt: st.expiresAt.UTC()})
 	if err != nil {
 		return err
 	}
@@ -253,8 +283,44 @@ func (st *stream) snapshot(ctx context.Context) error {
 	if id == "" {
 		id = originID
 	}
-	return st.send(id, api.EventSnapshot, data)
+	buf := make([]byte, 0, snapshotChunk+4<<10)
+	buf = append(append(append(buf, "id: "...), id...), "\nevent: "+api.EventSnapshot+"\n"...)
+	if st.retry > 0 {
+		buf = strconv.AppendInt(append(buf, "retry: "...), st.retry.Milliseconds(), 10)
+		buf = append(buf, '\n')
+		st.retry = 0
+	}
+	buf = append(buf, `data: {"images":[`...)
+	for i, img := range images {
+		b, err := json.Marshal(img)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+		if len(buf) >= snapshotChunk {
+			if err := st.w.WriteChunk(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	exp, err := json.Marshal(st.expiresAt.UTC())
+	if err != nil {
+		return err
+	}
+	buf = append(append(append(buf, `],"expiresAt":`...), exp...), "}\n\n"...)
+	if err := st.w.WriteChunk(buf); err != nil {
+		return err
+	}
+	st.s.metrics.eventSent()
+	return nil
 }
+
+// snapshotChunk is the most of a snapshot a stream holds at once.
+const snapshotChunk = 16 << 10
 
 func (st *stream) send(id, typ string, data []byte) error {
 	e := &sse.Event{ID: id, Type: typ, Data: data}
@@ -262,5 +328,11 @@ func (st *stream) send(id, typ string, data []byte) error {
 		e.SetRetry(st.retry)
 		st.retry = 0
 	}
-	return st.w.Write(e)
+	if err := st.w.Write(e); err != nil {
+		return err
+	}
+	if typ != "" {
+		st.s.metrics.eventSent()
+	}
+	return nil
 }

@@ -17,9 +17,10 @@ type stuckWriter struct {
 	once   sync.Once
 }
 
-func (w *stuckWriter) Write(*sse.Event) error { <-w.closed; return io.ErrClosedPipe }
-func (w *stuckWriter) WriteKeepAlive() error  { <-w.closed; return io.ErrClosedPipe }
-func (w *stuckWriter) Close() error           { w.once.Do(func() { close(w.closed) }); return nil }
+func (w *stuckWriter) Write(*sse.Event) error  { <-w.closed; return io.ErrClosedPipe }
+func (w *stuckWriter) WriteKeepAlive() error   { <-w.closed; return io.ErrClosedPipe }
+func (w *stuckWriter) WriteChunk([]byte) error { <-w.closed; return io.ErrClosedPipe }
+func (w *stuckWriter) Close() error            { w.once.Do(func() { close(w.closed) }); return nil }
 
 // A viewer that stops reading is cut off after the stream's write
 // timeout instead of pinning its handler forever.
@@ -45,5 +46,6 @@ func TestStuckViewerIsCutOff(t *testing.T) {
 
 type okWriter struct{}
 
-func (okWriter) Write(*sse.Event) error { return nil }
-func (okWriter) WriteKeepAlive() error  { return nil }
+func (okWriter) Write(*sse.Event) error  { return nil }
+func (okWriter) WriteKeepAlive() error   { return nil }
+func (okWriter) WriteChunk([]byte) error { return nil }

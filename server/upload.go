@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -38,6 +39,14 @@ const (
 	// maxFieldBytes bounds a form field that is not a file. The phone page
 	// sends none; skipping a large one would read it to the end for nothing.
 	maxFieldBytes = 64 << 10
+	// maxParts bounds the parts of one request: the phone page sends one
+	// file a request, and each part costs blobs and a catalog lookup.
+	maxParts = 100
+	// maxFastCostRatio bounds, per byte of the request, the memory a decode
+	// may take while the upload still arrives. Camera photos need 5-30
+	// bytes per byte of file (a progressive 12 MP JPEG about 25); a PNG
+	// bomb of 380 KB asks for 400 MB, a thousand.
+	maxFastCostRatio = 64
 
 	// A refused upload is answered at once, then at most lingerBytes more
 	// of its body are read (for at most lingerTime) before the connection
@@ -49,26 +58,37 @@ const (
 	lingerBytes = 64 << 20
 )
 
-// uploadIdleTimeout ends an upload whose client has sent nothing for this
-// long: a phone that walked out of Wi-Fi range sends no FIN, and its
-// request would otherwise hold a decoding slot and a temporary file until
-// TCP gives up, many minutes later. A variable only so a test can shorten it.
-var uploadIdleTimeout = 2 * time.Minute
+// A body must keep coming: an upload whose bytes arrive slower than
+// uploadMinRate, averaged so that it may go silent for at most
+// uploadMaxSilence after a good run, is given up. A phone that walked out
+// of Wi-Fi range sends no FIN, and a neighbour trickling one byte a second
+// would otherwise hold a socket, a temporary file and a place in the
+// per-address count for as long as it likes. Variables only so a test can
+// shorten them.
+var (
+	uploadMinRate    int64 = 1 << 10 // bytes per second
+	uploadMaxSilence       = time.Minute
+)
 
 // upload takes one or more multipart parts named "file" (DESIGN §3). The
-// body is read as a stream, part by part, and each part is ingested in one
-// pass: hashed, written to the blob store and decoded as it arrives.
+// body is read as a stream, part by part: each part is hashed, stripped and
+// written to the blob store as it arrives, and decoded alongside when that
+// costs nobody else anything (see receive). Parts whose decode had to wait
+// are decoded from storage once the whole body is in.
 func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 	ip := remoteIP(c)
-	if !s.limits.allow(ip) {
-		s.refuse(c, newUserError(errTooMany, "Too many attempts with unknown links: wait a minute and scan the QR code again."))
+	release, ok := s.uploadsByIP.acquire(ip)
+	if !ok {
+		s.refused(reasonUploadsPerIP)
+		s.refuse(c, newUserError(errTooMany, "Too many uploads from this network at once: wait for some to finish."))
 		return
 	}
-	sess, err := s.cat.SessionByToken(ctx, c.Param("token"))
+	defer release()
+	s.inFlight.Add(1)
+	defer s.inFlight.Done()
+
+	sess, err := s.sessionByToken(ctx, c, c.Param("token"))
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			s.limits.fail(ip)
-		}
 		s.refuse(c, err)
 		return
 	}
@@ -82,8 +102,20 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		return
 	}
 
-	body := &idleReader{r: c.RequestBodyStream(), conn: c.GetConn(), timeout: uploadIdleTimeout}
-	res, created, err := s.ingestAll(ctx, sess, boundary, body)
+	body := newRateReader(c.RequestBodyStream(), c.GetConn())
+	declared := int64(c.Request.Header.ContentLength()) // -1 when chunked
+	res, created, err := s.ingestAll(ctx, sess, boundary, body, declared, func(ctx context.Context) (context.Context, func()) {
+		// The body is read to its end, so a read on the connection now
+		// returns only when the phone goes away: work queued for it can be
+		// dropped then.
+		return watchViewer(ctx, c.GetConn())
+	})
+	switch {
+	case errors.Is(err, errSlowBody):
+		s.refused(reasonSlowBody)
+	case errors.Is(err, errNeverFits):
+		s.refused(reasonDecodeBudget)
+	}
 	if err != nil {
 		s.refuse(c, err)
 		return
@@ -115,51 +147,90 @@ func multipartBoundary(contentType string) (string, error) {
 // failed one stay (DESIGN §9). It returns what was stored, how many images
 // are new, and the first error. It is the whole upload path short of HTTP,
 // which is what the fuzz test drives.
-func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader) (api.UploadResult, int, error) {
+//
+// It works in two steps. First every part is received: stored, and
+// decoded on the way where it can be. Then, once the body has ended, the
+// parts still to decode are decoded from storage, in order, and every part
+// is recorded in the catalog in the order it came. afterBody, when not
+// nil, gives the context for that second step (one that ends when the
+// client goes away) and a function to call when it is done.
+func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader, declared int64, afterBody func(context.Context) (context.Context, func())) (api.UploadResult, int, error) {
+	var got []*received
+	defer func() {
+		for _, r := range got {
+			r.discard(ctx) // what was not kept; a no-op for a kept part
+		}
+	}()
+	recvErr := s.receiveAll(ctx, sess, boundary, body, declared, &got)
+
+	if afterBody != nil {
+		var stop func()
+		ctx, stop = afterBody(ctx)
+		defer stop()
+	}
 	var res api.UploadResult
 	created := 0
-	mr := multipart.NewReader(body, boundary)
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return res, created, bodyError(err)
-		}
-		if part.FormName() != "file" {
-			// Read through it here, bounded, rather than let NextPart
-			// discard a field of any size.
-			n, err := io.Copy(io.Discard, io.LimitReader(part, maxFieldBytes+1))
-			if err != nil {
-				return res, created, bodyError(err)
-			}
-			if n > maxFieldBytes {
-				return res, created, newUserError(errBadRequest, "Only files named \"file\" can be sent here.")
-			}
-			continue
-		}
-		// On error the part is not closed: Close would read the rest of a
-		// part that may be gigabytes long before the client hears why.
-		img, dup, err := s.ingest(ctx, sess, part)
+	for _, r := range got {
+		img, dup, err := s.finish(ctx, sess.ID, r)
 		if err != nil {
 			return res, created, err
 		}
-		part.Close()
 		img.URL, img.ThumbURL = "", ""
 		res.Images = append(res.Images, img)
 		if dup {
 			res.Duplicate = append(res.Duplicate, img.ID)
 		} else {
 			created++
-			sess.Images++
-			sess.Bytes += img.Size
 		}
+	}
+	if recvErr != nil {
+		return res, created, recvErr
 	}
 	if len(res.Images) == 0 {
 		return res, created, newUserError(errBadRequest, "No part named \"file\" was sent.")
 	}
 	return res, created, nil
+}
+
+// receiveAll is ingestAll's first step: it receives the parts of body into
+// got until the body ends or a part fails.
+func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader, declared int64, got *[]*received) error {
+	mr := multipart.NewReader(body, boundary)
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return bodyError(err)
+		}
+		if parts == maxParts {
+			s.refused(reasonParts)
+			return newUserError(errBadRequest, "Too many parts in one upload: send at most %d files at a time.", maxParts)
+		}
+		if part.FormName() != "file" {
+			// Read through it here, bounded, rather than let NextPart
+			// discard a field of any size.
+			n, err := io.Copy(io.Discard, io.LimitReader(part, maxFieldBytes+1))
+			if err != nil {
+				return bodyError(err)
+			}
+			if n > maxFieldBytes {
+				return newUserError(errBadRequest, "Only files named \"file\" can be sent here.")
+			}
+			continue
+		}
+		// On error the part is not closed: Close would read the rest of a
+		// part that may be gigabytes long before the client hears why.
+		r, err := s.receive(ctx, sess, part, declared)
+		if err != nil {
+			return err
+		}
+		part.Close()
+		*got = append(*got, r)
+		sess.Images++
+		sess.Bytes += r.size
+	}
 }
 
 // bodyError tells a body that broke off (the phone lost its connection;
@@ -168,7 +239,10 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 // bytes and mean nothing to the person holding the phone.
 func bodyError(err error) error {
 	var ne net.Error
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCutOff) || errors.As(err, &ne) {
+	switch {
+	case errors.Is(err, errSlowBody):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errCutOff) || errors.As(err, &ne):
 		return fmt.Errorf("%w (%v)", errCutOff, err)
 	}
 	return fmt.Errorf("%w (%v)", errMalformed, err)
@@ -180,6 +254,7 @@ var errMalformed = newUserError(errBadRequest, "The upload was not understood: s
 // refuse answers a failed upload with err and closes the connection: the
 // rest of the body, if any, is not worth reading.
 func (s *Server) refuse(c *app.RequestContext, err error) {
+	s.metrics.uploadDone(uploadResult(err), 0, 0)
 	hangUp(c)
 	s.writeError(c, err)
 }
@@ -201,20 +276,49 @@ func linger(conn network.Conn) {
 	_, _ = io.CopyN(io.Discard, conn, lingerBytes)
 }
 
-// idleReader is the request body with a deadline that moves with every
-// read: a slow upload is fine, a silent one is not (uploadIdleTimeout).
-type idleReader struct {
-	r       io.Reader
-	conn    interface{ SetReadTimeout(time.Duration) error }
-	timeout time.Duration
-	eof     bool
+// rateReader is the request body held to uploadMinRate: it keeps a credit
+// of bytes, spent at uploadMinRate as time passes and earned back by bytes
+// received, at most uploadMaxSilence's worth. The connection's read
+// deadline is the moment the credit runs out, so a silent or trickling
+// client is cut off on time, and a slow one that keeps its average is not.
+type rateReader struct {
+	r      io.Reader
+	conn   interface{ SetReadTimeout(time.Duration) error }
+	credit int64 // bytes
+	last   time.Time
+	eof    bool
+	cut    bool
 }
 
-func (r *idleReader) Read(p []byte) (int, error) {
+func newRateReader(r io.Reader, conn interface{ SetReadTimeout(time.Duration) error }) *rateReader {
+	return &rateReader{r: r, conn: conn, credit: maxCredit(), last: time.Now()}
+}
+
+func maxCredit() int64 { return uploadMinRate * int64(uploadMaxSilence/time.Millisecond) / 1000 }
+
+// spend charges the time since the last call and reports whether credit
+// is left.
+func (r *rateReader) spend() bool {
+	now := time.Now()
+	r.credit -= uploadMinRate * int64(now.Sub(r.last)/time.Millisecond) / 1000
+	r.last = now
+	return r.credit > 0
+}
+
+func (r *rateReader) Read(p []byte) (int, error) {
+	if r.cut || !r.spend() {
+		r.cut = true
+		return 0, errSlowBody
+	}
 	if r.conn != nil {
-		_ = r.conn.SetReadTimeout(r.timeout)
+		_ = r.conn.SetReadTimeout(time.Duration(r.credit) * time.Second / time.Duration(uploadMinRate))
 	}
 	n, err := r.r.Read(p)
+	if !r.spend() && err != nil && !errors.Is(err, io.EOF) {
+		r.cut = true
+		return n, errSlowBody
+	}
+	r.credit = min(r.credit+int64(n), maxCredit())
 	if errors.Is(err, io.EOF) {
 		r.eof = true
 	}
@@ -224,7 +328,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // atEOF reports whether the body has been read to its end, reading at most
 // a few bytes (the CRLF a client may put after the closing boundary) to
 // find out.
-func (r *idleReader) atEOF() bool {
+func (r *rateReader) atEOF() bool {
 	var buf [64]byte
 	for range 4 {
 		if r.eof {
@@ -237,17 +341,52 @@ func (r *idleReader) atEOF() bool {
 	return r.eof
 }
 
-// ingest stores one part as an image, or nothing at all. It returns the
-// stored image, and whether the session already had these bytes.
+// errSlowBody ends an upload that came slower than uploadMinRate.
+var errSlowBody = newUserError(errBadRequest, "The upload was cut off: it came too slowly. Send it again, closer to the Wi-Fi.")
+
+// received is one part on its way to becoming an image: its bytes are in
+// the blob store, and its thumbnail too when it could be decoded while it
+// arrived.
+type received struct {
+	s          *Server
+	okey, tkey string
+	id, name   string
+	format     photo.Format
+	size       int64
+	sha256     string
+	thumb      storage.BlobWriter // still open until the part is finished
+	info       photo.Info
+	decoded    bool // info and thumb are done
+	kept       bool // the catalog holds it: nothing to clean up
+	start      time.Time
+}
+
+// discard removes what a part left unless the catalog took it.
+func (r *received) discard(ctx context.Context) {
+	if r.kept {
+		return
+	}
+	r.thumb.Abort()
+	if err := r.s.blobs.Delete(context.WithoutCancel(ctx), r.okey, r.tkey); err != nil {
+		r.s.log.Warn("remove the blobs of a failed upload", "err", err)
+	}
+	r.kept = true // once is enough
+}
+
+// receive stores one part's bytes, or nothing at all.
 //
-// The part's bytes flow once through a tee: into the location-stripping
-// filter (then the original blob and the hash), and, when a decoding slot
-// is free, into an io.Pipe that the decoder reads as bytes arrive. So by
-// the time the phone's last byte lands the thumbnail is nearly done. When
-// every slot is busy the original is stored first and decoded from storage
-// once a slot frees up, so a burst of uploads never stalls their sockets
-// and never decodes more than ThumbWorkers images at once.
-func (s *Server) ingest(ctx context.Context, sess storage.Session, part *multipart.Part) (img api.Image, dup bool, err error) {
+// The bytes flow once through a tee: into the location-stripping filter
+// (then the original blob and the hash), and, when that delays nobody, into
+// an io.Pipe that the decoder reads as they arrive, so by the time the
+// phone's last byte lands the thumbnail is nearly done. It delays nobody
+// when a decoding slot is free and the decode's memory is free at once, and
+// it stays that way only while the bytes keep coming: a decoder that waits
+// on a slow network gives its slot and memory back (feedReader), and the
+// part is decoded from storage after the body has ended (finish). So does
+// a decode that would cost far more than the bytes sent (a decompression
+// bomb): its duplicate is then known by its hash before any decode.
+func (s *Server) receive(ctx context.Context, sess storage.Session, part *multipart.Part, declared int64) (*received, error) {
+	start := time.Now()
 	limit, overErr := s.cfg.MaxFileSize, error(newUserError(errTooLarge, "That file is larger than this server accepts (%s).", humanBytes(s.cfg.MaxFileSize)))
 	if left := s.cfg.MaxSessionBytes - sess.Bytes; left < limit {
 		limit, overErr = left, storage.ErrQuota
@@ -255,34 +394,30 @@ func (s *Server) ingest(ctx context.Context, sess storage.Session, part *multipa
 	br := bufio.NewReaderSize(&limitReader{r: part, n: limit, err: overErr}, ingestBuffer)
 	head, err := br.Peek(sniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return img, false, err
+		return nil, err
 	}
 	format, err := photo.Sniff(head)
 	if err != nil {
-		return img, false, err
+		return nil, err
 	}
 
 	id := newSecret()
-	okey, tkey := originalKey(sess.ID, id), thumbKey(sess.ID, id)
-	orig, err := s.blobs.Create(ctx, okey)
+	r := &received{s: s, start: start, id: id, okey: originalKey(sess.ID, id), tkey: thumbKey(sess.ID, id),
+		name: displayName(part.FileName(), format), format: format}
+	orig, err := s.blobs.Create(ctx, r.okey)
 	if err != nil {
-		return img, false, fmt.Errorf("create original: %w", err)
+		return nil, fmt.Errorf("create original: %w", err)
 	}
-	thumb, err := s.blobs.Create(ctx, tkey)
+	r.thumb, err = s.blobs.Create(ctx, r.tkey)
 	if err != nil {
 		orig.Abort()
-		return img, false, fmt.Errorf("create thumbnail: %w", err)
+		return nil, fmt.Errorf("create thumbnail: %w", err)
 	}
-	kept := false
+	ok := false
 	defer func() {
-		if kept {
-			return
-		}
-		orig.Abort()
-		thumb.Abort()
-		// The fallback path commits the original before decoding it.
-		if derr := s.blobs.Delete(context.WithoutCancel(ctx), okey, tkey); derr != nil {
-			s.log.Warn("remove failed upload", "key", okey, "err", derr)
+		if !ok {
+			orig.Abort()
+			r.discard(ctx)
 		}
 	}()
 
@@ -293,53 +428,55 @@ func (s *Server) ingest(ctx context.Context, sess storage.Session, part *multipa
 	if !s.cfg.KeepMetadata {
 		out = photo.StripLocation(sink, format)
 	}
-	opts := photo.Options{MaxPixels: s.cfg.MaxPixels}
 
-	var info photo.Info
+	if s.tryDecodeSlot(declared) {
+		err = s.decodeWhileReceiving(br, out, r, declared)
+	} else {
+		err = copyAll(out, br)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := orig.Commit(); err != nil {
+		return nil, fmt.Errorf("store original: %w", err)
+	}
+	r.size, r.sha256 = int64(size), hex.EncodeToString(hash.Sum(nil))
+	ok = true
+	return r, nil
+}
+
+// copyAll copies the part into out and closes out, which flushes the
+// location filter's last bytes.
+func copyAll(out io.WriteCloser, src io.Reader) error {
+	if _, err := io.Copy(out, src); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+// tryDecodeSlot takes a decoding slot if one is free and the upload's
+// length is known (it bounds what a decode may cost while the bytes
+// arrive).
+func (s *Server) tryDecodeSlot(declared int64) bool {
+	if declared <= 0 {
+		return false
+	}
 	select {
 	case s.decode <- struct{}{}:
-		info, err = s.decodeWhileReceiving(br, out, thumb, opts)
-		if err == nil {
-			err = orig.Commit()
-		}
+		return true
 	default:
-		info, err = s.decodeAfterReceiving(ctx, br, out, orig, okey, thumb, opts)
+		return false
 	}
-	if err != nil {
-		return img, false, err
-	}
-	if err := thumb.Commit(); err != nil {
-		return img, false, fmt.Errorf("store thumbnail: %w", err)
-	}
-
-	base := "/api/sessions/" + sess.ID + "/images/" + id
-	img = api.Image{
-		ID:          id,
-		Name:        displayName(part.FileName(), format),
-		ContentType: format.ContentType(),
-		Size:        int64(size),
-		Width:       info.Width,
-		Height:      info.Height,
-		SHA256:      hex.EncodeToString(hash.Sum(nil)),
-		CreatedAt:   s.cfg.Now().UTC(),
-		URL:         base,
-		ThumbURL:    base + "/thumb",
-	}
-	stored, _, err := s.cat.AddImage(ctx, sess.ID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
-	if errors.Is(err, storage.ErrDuplicate) {
-		return stored, true, nil // our copy is removed by the deferred cleanup
-	}
-	if err != nil {
-		return img, false, err
-	}
-	kept = true
-	return stored, false, nil
 }
 
 // decodeWhileReceiving is the fast path: the decoder runs beside the copy.
-// The caller holds a decoding slot; it is released here.
-func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, thumb io.Writer, opts photo.Options) (photo.Info, error) {
+// The caller holds a decoding slot; it is released here, as soon as the
+// decoder is done or has given up. When the decoder gives up (errDecodeBusy)
+// the copy goes on alone and r stays undecoded; Process writes nothing to
+// the thumbnail then, so finish can use it as it is.
+func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *received, declared int64) error {
 	pr, pw := io.Pipe()
+	feed := &feedReader{pr: pr, now: s.cfg.Now}
 	type result struct {
 		info photo.Info
 		err  error
@@ -347,55 +484,209 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, thumb i
 	done := make(chan result, 1)
 	go func() {
 		defer func() { <-s.decode }()
-		info, err := photo.Process(pr, opts, thumb)
-		// Unblocks the copy if the decoder stopped early (a bad image).
-		pr.CloseWithError(errDecoderStopped)
+		opts := s.photoOptions()
+		opts.Admit = func(cost int64) (func(), error) {
+			// A decode that costs far more than its bytes is a bomb, or
+			// close to one: it waits for the body's end, so a duplicate
+			// of it is known before it costs anything.
+			if cost > declared*maxFastCostRatio {
+				return nil, errDecodeBusy
+			}
+			return s.budget.tryAdmit(cost)
+		}
+		start := time.Now()
+		info, err := photo.Process(feed, opts, r.thumb)
+		if err != nil && feed.gaveUp() {
+			err = errDecodeBusy
+		}
+		if err == nil {
+			s.metrics.thumbnailDone(time.Since(start))
+		}
+		// Unblocks the copy if the decoder stopped early: a bad image
+		// stops it, a deferred decode lets it go on alone.
+		stop := errDecoderStopped
+		if errors.Is(err, errDecodeBusy) {
+			stop = errDecodeBusy
+		}
+		pr.CloseWithError(stop)
 		done <- result{info, err}
 	}()
-	_, copyErr := io.Copy(io.MultiWriter(out, pw), src)
+	_, copyErr := io.Copy(io.MultiWriter(out, &detachableWriter{w: pw}), src)
 	pw.CloseWithError(copyErr)
-	r := <-done
+	res := <-done
 	switch {
 	case copyErr != nil && !errors.Is(copyErr, errDecoderStopped):
 		// Too large, over quota, or the client went away: the decoder only
 		// saw the pipe break, so the copy's error is the true cause.
-		return r.info, copyErr
-	case r.err != nil:
-		return r.info, r.err
+		return copyErr
+	case errors.Is(res.err, errDecodeBusy):
+	case res.err != nil:
+		return res.err
+	default:
+		r.info, r.decoded = res.info, true
 	}
-	if err := out.Close(); err != nil {
-		return r.info, err
-	}
-	return r.info, nil
+	return out.Close()
 }
 
 // errDecoderStopped is what the copy sees once the decoder has returned.
 var errDecoderStopped = errors.New("decoder stopped")
 
-// decodeAfterReceiving is the path under load: store the original first,
-// then wait for a decoding slot and decode it from the blob store.
-func (s *Server) decodeAfterReceiving(ctx context.Context, src io.Reader, out io.WriteCloser, orig storage.BlobWriter, okey string, thumb io.Writer, opts photo.Options) (photo.Info, error) {
-	if _, err := io.Copy(out, src); err != nil {
-		return photo.Info{}, err
+// detachableWriter feeds the decoder's pipe until the decoder lets go of
+// it (errDecodeBusy), after which the copy goes on without it.
+type detachableWriter struct {
+	w        io.Writer
+	detached bool
+}
+
+func (d *detachableWriter) Write(p []byte) (int, error) {
+	if d.detached {
+		return len(p), nil
 	}
-	if err := out.Close(); err != nil {
-		return photo.Info{}, err
+	n, err := d.w.Write(p)
+	if errors.Is(err, errDecodeBusy) {
+		d.detached = true
+		return len(p), nil
 	}
-	if err := orig.Commit(); err != nil {
-		return photo.Info{}, fmt.Errorf("store original: %w", err)
+	return n, err
+}
+
+// The decoder of an arriving upload keeps its slot and memory only while
+// the bytes come at least this fast, after a first grace: at a phone's
+// usual megabytes a second it never waits long, while a sender of one byte
+// a second would otherwise hold a slot of a 2-core machine for as long as
+// it liked.
+const (
+	minFeedRate = 128 << 10 // bytes per second
+	feedGrace   = 500 * time.Millisecond
+)
+
+// feedReader is the decoder's end of the pipe. It counts how long the
+// decoder has waited for bytes against how many came; once the waiting is
+// out of proportion it closes the pipe, which makes the decoder give up.
+type feedReader struct {
+	pr     *io.PipeReader
+	now    func() time.Time
+	got    int64
+	waited time.Duration
+	cut    atomic.Bool
+}
+
+func (f *feedReader) Read(p []byte) (int, error) {
+	allowed := feedGrace + time.Duration(f.got)*time.Second/minFeedRate - f.waited
+	if allowed <= 0 {
+		f.giveUp()
+		return 0, errDecodeBusy
 	}
+	t := time.AfterFunc(allowed, f.giveUp)
+	start := f.now()
+	n, err := f.pr.Read(p)
+	t.Stop()
+	f.waited += f.now().Sub(start)
+	f.got += int64(n)
+	return n, err
+}
+
+func (f *feedReader) giveUp() {
+	f.cut.Store(true)
+	f.pr.CloseWithError(errDecodeBusy)
+}
+
+func (f *feedReader) gaveUp() bool { return f.cut.Load() }
+
+// finish is ingestAll's second step for one received part: it decodes the
+// part from storage if that did not happen on the way, then records it.
+// It returns the image and whether the session already had these bytes.
+func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api.Image, bool, error) {
+	if !r.decoded {
+		// Known by its hash before any decode: sending the same bomb again
+		// costs the server a lookup, not a decode.
+		if dup, err := s.findBySHA(ctx, sessionID, r.sha256); err != nil || dup != nil {
+			if err != nil {
+				return api.Image{}, false, err
+			}
+			dup.Name = r.name
+			s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
+			return *dup, true, nil
+		}
+		if err := s.decodeStored(ctx, r); err != nil {
+			return api.Image{}, false, err
+		}
+	}
+	if err := r.thumb.Commit(); err != nil {
+		return api.Image{}, false, fmt.Errorf("store thumbnail: %w", err)
+	}
+	base := imagePath(sessionID, r.id)
+	img := api.Image{
+		ID:          r.id,
+		Name:        r.name,
+		ContentType: r.format.ContentType(),
+		Size:        r.size,
+		Width:       r.info.Width,
+		Height:      r.info.Height,
+		SHA256:      r.sha256,
+		CreatedAt:   s.cfg.Now().UTC(),
+		URL:         base,
+		ThumbURL:    base + "/thumb",
+	}
+	stored, _, err := s.cat.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
+	if errors.Is(err, storage.ErrDuplicate) {
+		// The answer speaks of this phone's file, not of the name under
+		// which someone else stored the same bytes.
+		stored.Name = r.name
+		s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
+		return stored, true, nil // our copy is removed by discard
+	}
+	if err != nil {
+		return img, false, err
+	}
+	r.kept = true
+	s.metrics.uploadDone(resultCreated, r.size, time.Since(r.start))
+	return stored, false, nil
+}
+
+// findBySHA returns the session's image with these bytes, or nil.
+func (s *Server) findBySHA(ctx context.Context, sessionID, sha string) (*api.Image, error) {
+	images, _, err := s.cat.Images(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range images {
+		if images[i].SHA256 == sha {
+			return &images[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// decodeStored decodes a stored original once a decoding slot and its
+// memory are free, waiting no longer than ctx (the phone gone, the server
+// stopping).
+func (s *Server) decodeStored(ctx context.Context, r *received) error {
 	select {
 	case s.decode <- struct{}{}:
 	case <-ctx.Done():
-		return photo.Info{}, ctx.Err()
+		return ctx.Err()
 	}
 	defer func() { <-s.decode }()
-	b, err := s.blobs.Open(ctx, okey)
+	b, err := s.blobs.Open(ctx, r.okey)
 	if err != nil {
-		return photo.Info{}, fmt.Errorf("reopen original: %w", err)
+		return fmt.Errorf("reopen original: %w", err)
 	}
 	defer b.Close()
-	return photo.Process(b, opts, thumb)
+	opts := s.photoOptions()
+	opts.Admit = s.budget.admit(ctx)
+	start := time.Now()
+	info, err := photo.Process(b, opts, r.thumb)
+	if err != nil {
+		return err
+	}
+	s.metrics.thumbnailDone(time.Since(start))
+	r.info, r.decoded = info, true
+	return nil
+}
+
+func (s *Server) photoOptions() photo.Options {
+	return photo.Options{MaxPixels: s.cfg.MaxPixels}
 }
 
 // errCutOff is a body that ended or broke before the multipart end: the
@@ -446,7 +737,9 @@ func displayName(name string, f photo.Format) string {
 	// Phones and old browsers may send a full path, with either separator.
 	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '"' {
+		// Format characters (Unicode Cf: bidi overrides, zero-width
+		// joiners) make "evil\u202egnp.exe" read as "evilexe.png".
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '"' {
 			return -1
 		}
 		return r

@@ -216,7 +216,7 @@ func TestRefusedBodyLingerIsBounded(t *testing.T) {
 	const boundary = "b0undary"
 	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n" +
 		"Content-Type: image/png\r\n\r\n"
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
 		apptest.UploadPath(s), boundary, int64(1)<<40, head)
 	conn.Write(smallPNG(t, 16, 16))
 
@@ -268,7 +268,7 @@ func TestSilentUploadTimesOut(t *testing.T) {
 	}
 	defer conn.Close()
 	body := rawMultipart(filePart("IMG_9.jpg", readFile(t, testdata+"orientation/Landscape_8.jpg")))
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", apptest.UploadPath(s), hostileType, len(body))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", apptest.UploadPath(s), hostileType, len(body))
 	conn.Write(body[:len(body)/2])
 	start := time.Now()
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))

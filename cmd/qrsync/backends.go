@@ -28,8 +28,12 @@ func openBackends(c config) (storage.BlobStore, storage.Catalog, error) {
 }
 
 func openBlobs(c config) (storage.BlobStore, error) {
+	budget := fsblob.WithMinFree(defaultMinFree)
+	if c.MaxDisk > 0 {
+		budget = fsblob.WithMaxBytes(int64(c.MaxDisk))
+	}
 	if c.Blob == "" {
-		return fsblob.New(c.dataPath("blobs"))
+		return fsblob.New(c.dataPath("blobs"), budget)
 	}
 	u, err := url.Parse(c.Blob)
 	if err != nil {
@@ -37,7 +41,7 @@ func openBlobs(c config) (storage.BlobStore, error) {
 	}
 	switch u.Scheme {
 	case "file":
-		return fsblob.New(u.Path)
+		return fsblob.New(u.Path, budget)
 	}
 	return nil, fmt.Errorf("--blob %q: unknown scheme %q (this build knows file://)", c.Blob, u.Scheme)
 }

@@ -71,15 +71,15 @@ func TestParseServe(t *testing.T) {
 func TestPublicURLs(t *testing.T) {
 	ln := &net.TCPAddr{IP: net.IPv4zero, Port: 8123}
 	c := config{Addr: ":8123", PublicURL: "https://photos.example/"}
-	if urls, ok := c.publicURLs(ln); len(urls) != 1 || urls[0] != "https://photos.example" || !ok {
+	if urls, ok := c.publicURLs(ln, false); len(urls) != 1 || urls[0] != "https://photos.example" || !ok {
 		t.Errorf("--public-url must win: %v", urls)
 	}
 	c = config{Addr: "127.0.0.1:8123"}
-	if urls, ok := c.publicURLs(ln); len(urls) != 1 || urls[0] != "http://127.0.0.1:8123" || ok {
+	if urls, ok := c.publicURLs(ln, false); len(urls) != 1 || urls[0] != "http://127.0.0.1:8123" || ok {
 		t.Errorf("bound to loopback: %v %v", urls, ok)
 	}
 	c = config{Addr: ":8123"}
-	urls, _ := c.publicURLs(ln)
+	urls, _ := c.publicURLs(ln, false)
 	for _, u := range urls {
 		if strings.Contains(u, "127.0.0.1") {
 			t.Errorf("loopback offered to the phone: %v", urls)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,10 +15,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
+	"github.com/cloudwego/hertz/pkg/common/hlog"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"qrsync/hertzslog"
 	"qrsync/server"
 )
 
@@ -49,7 +53,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve(ctx, c, stdout, stderr)
 }
 
+// memoryHeadroom is what the process may use besides the decode budget
+// (the runtime, buffers of connections and streams, the catalog's pages)
+// before the Go runtime collects harder to stay under its limit.
+const memoryHeadroom = 128 << 20
+
 func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
+	log, err := server.NewLogger(stderr, c.LogFormat, slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	hertzslog.Install(log, hlog.LevelWarn)
+	// The decode budget keeps the books of what decodes take; the runtime's
+	// memory limit makes RSS follow them, since Go otherwise keeps freed
+	// heap until its next collection and RSS could reach twice the budget.
+	// GOMEMLIMIT, when set, is the operator's word and wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(c.DecodeMemory) + memoryHeadroom)
+	}
+	var tlsCfg *tls.Config
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	if err := ensureDir(c.Data); err != nil {
 		return err
 	}
@@ -66,17 +96,27 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	urls, reachable := c.publicURLs(ln.Addr())
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	urls, reachable := c.publicURLs(ln.Addr(), tlsCfg != nil)
 	srv, err := server.New(server.Config{
-		PublicURLs:      urls,
-		SessionTTL:      c.SessionTTL,
-		MaxFileSize:     int64(c.MaxFileSize),
-		MaxPixels:       c.MaxPixels,
-		MaxImages:       c.MaxImages,
-		MaxSessionBytes: int64(c.MaxSession),
-		KeepMetadata:    c.KeepMetadata,
-		Logger:          log,
+		PublicURLs:         urls,
+		SessionTTL:         c.SessionTTL,
+		MaxFileSize:        int64(c.MaxFileSize),
+		MaxPixels:          c.MaxPixels,
+		MaxImages:          c.MaxImages,
+		MaxSessionBytes:    int64(c.MaxSession),
+		KeepMetadata:       c.KeepMetadata,
+		DecodeMemory:       int64(c.DecodeMemory),
+		MaxSessions:        c.MaxSessions,
+		SessionsPerMinute:  c.SessionsPerMinute,
+		UploadsPerAddress:  c.UploadsPerAddr,
+		MaxConns:           c.MaxConns,
+		MaxConnsPerAddress: c.MaxConnsPerAddr,
+		HeaderTimeout:      c.HeaderTimeout,
+		ShutdownGrace:      c.ShutdownGrace,
+		OrphanGrace:        c.OrphanGrace,
+		AllowHosts:         c.AllowHosts,
+		TLS:                tlsCfg,
+		Logger:             log,
 	}, blobs, cat)
 	if err != nil {
 		ln.Close()

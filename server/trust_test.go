@@ -1,0 +1,142 @@
+package server_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"qrsync/api"
+	"qrsync/internal/apptest"
+	"qrsync/server"
+)
+
+// rawRequest sends head as is on a fresh connection and reads the answer.
+func rawRequest(t *testing.T, addr, head string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to %q: %v", head[:min(len(head), 60)], err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// Every answer is the JSON error with the security headers: the ones the
+// framework writes itself for a request it cannot parse, unknown routes
+// and methods, and a Host the server does not serve (421, so a page that
+// rebinds its own name to this machine gets nothing).
+func TestEveryAnswerIsJSON(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, server.Config{Logger: quietLogger()})
+	tests := []struct {
+		name   string
+		head   string
+		status int
+		code   string
+	}{
+		{"malformed request line", "GET\x00/ HTTP/1.1\r\nHost: localhost\r\n\r\n", http.StatusBadRequest, api.CodeBadRequest},
+		{"bad content length", "POST /api/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: lots\r\n\r\n", http.StatusBadRequest, api.CodeBadRequest},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, api.CodeTooLarge},
+		{"unknown route", "GET /nothing/here HTTP/1.1\r\nHost: localhost\r\n\r\n", http.StatusNotFound, api.CodeNotFound},
+		{"wrong method", "PUT /api/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", http.StatusMethodNotAllowed, api.CodeBadRequest},
+		{"rebound host name", "GET / HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", http.StatusMisdirectedRequest, api.CodeMisdirected},
+		{"rebound host, API", "POST /api/sessions HTTP/1.1\r\nHost: attacker.test\r\nContent-Length: 0\r\n\r\n", http.StatusMisdirectedRequest, api.CodeMisdirected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := rawRequest(t, a.Addr, tt.head)
+			wantError(t, resp, b, tt.status, tt.code)
+			if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+				t.Fatalf("answer lacks the security headers: %v", resp.Header)
+			}
+		})
+	}
+	// The names it does serve: its public URL's host, loopback, its own host
+	// name.
+	for _, host := range []string{"localhost", "127.0.0.1", "[::1]:80", strings.TrimPrefix(a.Base, "http://")} {
+		if resp, b := rawRequest(t, a.Addr, "GET /healthz HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n"); resp.StatusCode != http.StatusOK {
+			t.Errorf("Host %s: %d %s, want 200", host, resp.StatusCode, b)
+		}
+	}
+	apptest.WaitHealthy(t, a.Base)
+}
+
+// Photos are cached only privately and revalidated on every use, so a
+// deleted photo is gone from the browser too: the validator gets 304 while
+// the photo lives and 404 once it is deleted.
+func TestPhotosAreNotCachedPastDeletion(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, server.Config{Logger: quietLogger()})
+	s := a.NewSession()
+	name, data := apptest.Photo(t, 7)
+	img := a.MustUpload(s, name, data)
+	var got api.Session
+	a.GetJSON("/api/sessions/"+s.ID, &got)
+	img = got.Images[0]
+	for _, path := range []string{img.URL, img.ThumbURL} {
+		resp, _ := a.Do(http.MethodGet, path, nil, "")
+		etag := resp.Header.Get("ETag")
+		if cc := resp.Header.Get("Cache-Control"); cc != "private, no-cache" || etag == "" {
+			t.Fatalf("%s: Cache-Control %q, ETag %q; want private, no-cache with a validator", path, cc, etag)
+		}
+		req, _ := http.NewRequest(http.MethodGet, a.Base+path, nil)
+		req.Header.Set("If-None-Match", etag)
+		r2, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2.Body.Close()
+		if r2.StatusCode != http.StatusNotModified {
+			t.Fatalf("%s revalidated: %d, want 304", path, r2.StatusCode)
+		}
+	}
+	if resp, b := a.Do(http.MethodDelete, "/api/sessions/"+s.ID+"/images/"+img.ID, nil, ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", resp.StatusCode, b)
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.Base+img.URL, nil)
+	req.Header.Set("If-None-Match", `"`+img.ID+`"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("revalidating a deleted photo: %d, want 404", resp.StatusCode)
+	}
+}
+
+// The answer to a duplicate speaks of the phone's own file: it never tells
+// the phone the name under which someone stored the same bytes.
+func TestDuplicateAnswerKeepsTheSendersName(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, server.Config{Logger: quietLogger()})
+	s := a.NewSession()
+	_, data := apptest.Photo(t, 9)
+	a.MustUpload(s, "private-name-of-alice.jpg", data)
+	status, body, err := a.Upload(s, "bobs-copy.jpg", data)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("duplicate: %d %s %v", status, body, err)
+	}
+	if strings.Contains(string(body), "alice") {
+		t.Fatalf("the duplicate answer names the first uploader's file: %s", body)
+	}
+	var res api.UploadResult
+	mustJSON(t, body, &res)
+	if len(res.Images) != 1 || res.Images[0].Name != "bobs-copy.jpg" || len(res.Duplicate) != 1 {
+		t.Fatalf("duplicate answer %s, want bobs-copy.jpg marked duplicate", body)
+	}
+}
