@@ -34,6 +34,31 @@
 // stream has been drained: the transforms commute with scaling and cost
 // nothing at 400 px.
 //
+// # Memory
+//
+// The pixel count does not bound what a decode allocates: per pixel it is
+// 1.5 bytes for a baseline 4:2:0 JPEG, 7.5 progressive, 8 for a 16-bit
+// PNG and twice that interlaced, ~9 for a WebP whose alpha plane is
+// VP8L-compressed (decoded as a full NRGBA first), and the resize adds
+// from 0.2 (a large YCbCr photo) to ~4 (RGBA just twice the thumbnail's
+// size). So the cost is worked out from the header, following what the
+// decoders and the resize allocate (cost.go has the figures, which
+// TestCostMatchesAllocation checks against runtime.MemStats.TotalAlloc on
+// every path: within 1%, but for VP8L, which is charged the most its
+// transforms can take). What it depends on can lie past DecodeConfig's
+// header (a PNG's tRNS, a GIF's first frame descriptor, a WebP's ALPH
+// chunk), so Process reads on, recorded, to where the pixel data starts.
+//
+// The decoded image, and apart from it the resize, may each take 4 bytes
+// per allowed pixel (ErrTooManyPixels beyond). Within that, Options.Admit
+// lets the server hold all decodes to one shared budget: it is given the
+// whole cost before a pixel is decoded, and its release runs once the
+// resize is done. Two inputs can still allocate more than admitted: a
+// VP8L stream's Huffman tables (up to ~200 MB for a crafted file, a few
+// hundred KB in real ones), which only decoding reveals, and a JPEG
+// whose Adobe marker after the first scan turns it into RGB (+4 bytes per
+// pixel), which no encoder writes.
+//
 // # Resizing
 //
 // Decoding dominates (image/jpeg: ~145 ms for 12 MP on 2 CPUs). A

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"qrsync/internal/flatimage"
 )
 
 // fuzzMaxPixels keeps every decode in the fuzzer small, so that the
@@ -30,7 +32,7 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(jpg)
 	f.Add(jpegInsert(jpg, jpegSegment(0xE1, append([]byte("Exif\x00\x00"), buildTIFF(binary.BigEndian, 6, true)...))))
 	f.Add(encPNG(f, sc))
-	f.Add(pngInsert(f, encPNG(f, sc), [][]byte{pngChunk("eXIf", buildTIFF(binary.LittleEndian, 8, true))}, nil))
+	f.Add(pngInsert(f, encPNG(f, sc), [][]byte{flatimage.PNGChunk("eXIf", buildTIFF(binary.LittleEndian, 8, true))}, nil))
 	f.Add(encGIF(f, sc))
 	f.Add(animatedGIF(f, 8, 8))
 	lossy := readTestdata(f, "blue-purple-pink.lossy.webp")

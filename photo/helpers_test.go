@@ -3,7 +3,6 @@ package photo
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/color/palette"
@@ -14,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"qrsync/internal/flatimage"
 )
 
 // sharedImages is where the project's real test photos live, relative to
@@ -101,17 +102,16 @@ func animatedGIF(t testing.TB, w, h int) []byte {
 	return b.Bytes()
 }
 
-// pngChunk builds one PNG chunk with its CRC.
-func pngChunk(typ string, data []byte) []byte {
-	var b bytes.Buffer
-	binary.Write(&b, binary.BigEndian, uint32(len(data)))
-	b.WriteString(typ)
-	b.Write(data)
-	crc := crc32.NewIEEE()
-	crc.Write([]byte(typ))
-	crc.Write(data)
-	binary.Write(&b, binary.BigEndian, crc.Sum32())
-	return b.Bytes()
+// mustBuild is the file a flatimage builder returned, failing the test
+// with its error if it returned one: mustBuild(flatimage.PNG(...))(t).
+func mustBuild(b []byte, err error) func(testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 }
 
 // pngInsert puts extra chunks right after IHDR (before) or before IEND.
@@ -260,27 +260,6 @@ func jpegInsert(j []byte, segs ...[]byte) []byte {
 
 // --- WebP building -----------------------------------------------------------
 
-func riffChunk(fcc string, data []byte) []byte {
-	b := append([]byte(fcc), 0, 0, 0, 0)
-	binary.LittleEndian.PutUint32(b[4:], uint32(len(data)))
-	b = append(b, data...)
-	if len(data)%2 == 1 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func riff(chunks ...[]byte) []byte {
-	var body []byte
-	body = append(body, "WEBP"...)
-	for _, c := range chunks {
-		body = append(body, c...)
-	}
-	b := append([]byte("RIFF"), 0, 0, 0, 0)
-	binary.LittleEndian.PutUint32(b[4:], uint32(len(body)))
-	return append(b, body...)
-}
-
 // webpChunks splits a WebP file into its chunks.
 func webpChunks(t testing.TB, b []byte) map[string][]byte {
 	t.Helper()
@@ -314,14 +293,14 @@ func extendedWebP(t testing.TB, simple []byte, w, h int, exif, xmp []byte) []byt
 	}
 	x[4], x[5], x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
 	x[7], x[8], x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	chunks := [][]byte{riffChunk("VP8X", x), riffChunk("VP8 ", vp8)}
+	chunks := [][]byte{flatimage.RIFFChunk("VP8X", x), flatimage.RIFFChunk("VP8 ", vp8)}
 	if exif != nil {
-		chunks = append(chunks, riffChunk("EXIF", exif))
+		chunks = append(chunks, flatimage.RIFFChunk("EXIF", exif))
 	}
 	if xmp != nil {
-		chunks = append(chunks, riffChunk("XMP ", xmp))
+		chunks = append(chunks, flatimage.RIFFChunk("XMP ", xmp))
 	}
-	return riff(chunks...)
+	return flatimage.RIFF(chunks...)
 }
 
 // --- comparing ---------------------------------------------------------------

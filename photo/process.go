@@ -17,9 +17,9 @@ import (
 // Defaults for Options, and the bounds that keep hostile input cheap.
 const (
 	// DefaultMaxPixels is the pixel limit (DESIGN §7: 100 megapixels). It
-	// also sets the memory one decode may use, 4 bytes per allowed pixel
-	// (see decodeCost), so one decode stays under 400 MB however small
-	// the file is.
+	// also bounds the memory of one Process call: the decoded image, and
+	// apart from it the resize, may each take 4 bytes per allowed pixel
+	// (see bytesPerAllowedPixel), 400 MB, however small the file is.
 	DefaultMaxPixels = 100_000_000
 	// DefaultThumbSize is the thumbnail's long side (DESIGN §3: 400 px).
 	DefaultThumbSize = 400
@@ -30,11 +30,14 @@ const (
 	// MaxThumbSize bounds Options.ThumbSize; thumbnails are small by nature.
 	MaxThumbSize = 4096
 
-	// MaxHeaderBytes bounds the bytes a header may take before the image
-	// size is known (and so the bytes Process holds for replay). It is
-	// generous because JPEG puts every APPn segment before SOF (Exif with
-	// its thumbnail, ICC profiles, extended XMP with depth maps can reach
-	// a few MiB); a header larger than this is ErrCorrupt.
+	// MaxHeaderBytes bounds the bytes before the pixel data, which Process
+	// reads to learn the image's size and what decoding it will cost (and
+	// so holds for replay): a JPEG's segments up to its first scan, a
+	// PNG's chunks up to IDAT, a GIF's blocks up to the first frame, a
+	// WebP's chunks up to ALPH or the image. It is generous because JPEG
+	// puts every APPn segment before SOF (Exif with its thumbnail, ICC
+	// profiles, extended XMP with depth maps can reach a few MiB); a
+	// header larger than this is ErrCorrupt.
 	MaxHeaderBytes = 8 << 20
 )
 
@@ -47,9 +50,10 @@ const readBufferSize = 64 << 10
 // are a programming error and make Process fail.
 type Options struct {
 	// MaxPixels is the largest width*height accepted, checked from the
-	// header before anything is decoded; a decode may also use at most 4
-	// bytes per allowed pixel, so a 16-bit RGBA PNG is accepted up to half
-	// the limit. 0 means DefaultMaxPixels.
+	// header before anything is decoded; the decoded image, and apart from
+	// it the resize, may also be estimated to take at most 4 bytes per
+	// allowed pixel (see bytesPerAllowedPixel), so a 16-bit RGBA PNG is
+	// accepted up to half the limit. 0 means DefaultMaxPixels.
 	MaxPixels int64
 	// ThumbSize is the thumbnail's long side in pixels; smaller images are
 	// never enlarged. 0 means DefaultThumbSize; at most MaxThumbSize.
@@ -57,6 +61,17 @@ type Options struct {
 	// Quality is the thumbnail's JPEG quality, 1..100. 0 means
 	// DefaultQuality.
 	Quality int
+	// Admit, when set, is called once the header is read and checked and
+	// the decode's cost in bytes is known, before any pixel is decoded, so
+	// that a server can hold all decodes to one memory budget. A non-nil
+	// error ends Process with that error (returned as is, so callers can
+	// errors.Is their own sentinels); otherwise release, if not nil, is
+	// called exactly once, when the decode's large allocations are no
+	// longer needed (after the resize, before the rest of the stream is
+	// drained and the thumbnail encoded), or when Process fails after
+	// Admit. Nothing is read from the stream while Admit runs. Panics in
+	// Admit and release are the caller's and are not recovered.
+	Admit func(cost int64) (release func(), err error)
 }
 
 // withDefaults fills zero fields and validates the rest, so a bad
@@ -92,13 +107,19 @@ type Info struct {
 	Width, Height int
 	// Orientation is the EXIF orientation, 1..8; 1 when absent or invalid.
 	Orientation int
+	// Cost is the memory in bytes the decode and resize were estimated to
+	// allocate, from the header, as admitted by Options.Admit; 0 when
+	// Admit is not set (so Info stays a pure description of the image for
+	// callers that do not budget).
+	Cost int64
 }
 
 // Process reads one image stream once and writes its thumbnail. It
 // sniffs the format, reads the header (DecodeConfig, and EXIF orientation
-// on the way), enforces MaxPixels from the header alone, then decodes the
-// rest as it arrives, resizes so the long side is ThumbSize (never
-// upscaling), applies the orientation and writes a JPEG to thumb.
+// on the way), enforces MaxPixels and the memory budget from the header
+// alone, asks Options.Admit if set, then decodes the rest as it arrives,
+// resizes so the long side is ThumbSize (never upscaling), applies the
+// orientation and writes a JPEG to thumb.
 //
 // It is built for a tee: r may be the read end of an io.Pipe fed by a slow
 // upload, and decoding proceeds while the bytes arrive. On success it has
@@ -110,8 +131,9 @@ type Info struct {
 // Errors wrap ErrUnsupported (ErrHEIC), ErrTooManyPixels or ErrCorrupt;
 // a panic in a decoder is ErrCorrupt. An error returned by r itself (not
 // io.EOF) is passed on wrapped but not as one of those, so a failed upload
-// is not mistaken for a bad image. Animated WebP is ErrUnsupported (the
-// decoder has no animation support); for GIF the first frame is used.
+// is not mistaken for a bad image; Admit's error is returned as it is.
+// Animated WebP is ErrUnsupported (the decoder has no animation support);
+// for GIF the first frame is used.
 // Images with transparency are flattened onto white. Nothing is written to
 // thumb unless the whole stream was good.
 func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
@@ -139,12 +161,31 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	tee := &teeReader{r: br, obs: obs}
 	rec := &recorder{r: tee, max: MaxHeaderBytes}
 
+	// release is Admit's, until it has been called; inCaller is set while
+	// Admit or release runs, whose panics are not the decoder's.
+	var (
+		release  func()
+		inCaller bool
+		admitted int64
+	)
+	callRelease := func() {
+		if r := release; r != nil {
+			release = nil
+			inCaller = true
+			r()
+			inCaller = false
+		}
+	}
 	defer func() {
 		// Decoders are not hardened against every hostile input; a panic
 		// in one must cost one upload, not the server.
 		if p := recover(); p != nil {
+			if inCaller {
+				panic(p)
+			}
 			info, err = Info{}, errorf(ErrCorrupt, "decoder failed: %v", p)
 		}
+		callRelease()
 	}()
 
 	cfg, err := decodeConfig(format, rec)
@@ -161,12 +202,33 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 		return Info{}, errorf(ErrTooManyPixels, "%dx%d is %s pixels, the limit is %s",
 			w, h, pixels(px), pixels(opt.MaxPixels))
 	}
-	if cost, budget := decodeCost(format, cfg, rec.buf), opt.MaxPixels*bytesPerAllowedPixel; cost > budget {
-		return Info{}, errorf(ErrTooManyPixels, "%dx%d needs %d MiB to decode, the limit is %d MiB",
-			w, h, cost>>20, budget>>20)
+	// What the decode will allocate depends on more than the size: the
+	// estimate reads on to where the pixel data starts (recorded, like
+	// the header, for the decoder).
+	mem := estimate(format, cfg, rec, opt.ThumbSize)
+	if rec.err != nil {
+		return Info{}, decodeError(rec.err, src)
+	}
+	// The limit applies to the decoded image and to the resize apart: an
+	// image at the pixel limit may fill the one (8-bit RGBA does), and a
+	// small one may need more for the resize than its own pixels.
+	if budget := opt.MaxPixels * bytesPerAllowedPixel; mem.decoded > budget || mem.process > budget {
+		return Info{}, errorf(ErrTooManyPixels, "%dx%d needs %d MiB to decode and %d MiB to resize, the limit is %d MiB",
+			w, h, (mem.decoded+mem.decoder)>>20, mem.process>>20, budget>>20)
+	}
+	cost := mem.total()
+	if opt.Admit != nil {
+		inCaller = true
+		rel, err := opt.Admit(cost)
+		inCaller = false
+		if err != nil {
+			return Info{}, err
+		}
+		release = rel
+		admitted = cost
 	}
 
-	// Replay what DecodeConfig consumed, then go on with the live stream.
+	// Replay what was recorded, then go on with the live stream.
 	img, err := decode(format, io.MultiReader(bytes.NewReader(rec.buf), tee))
 	rec.buf = nil
 	if err != nil {
@@ -178,6 +240,7 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	// so the CPU work overlaps with the network.
 	small := resize(img, opt.ThumbSize)
 	img = nil
+	callRelease()
 
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return Info{}, decodeError(err, src)
@@ -194,7 +257,7 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	if orient >= 5 {
 		w, h = h, w
 	}
-	return Info{Format: format, Width: w, Height: h, Orientation: orient}, nil
+	return Info{Format: format, Width: w, Height: h, Orientation: orient, Cost: admitted}, nil
 }
 
 // pixels formats a pixel count for a person: "400 million", "9600".
@@ -300,15 +363,39 @@ func (t *teeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// errHeaderTooLarge ends DecodeConfig when the header exceeds MaxHeaderBytes.
+// errHeaderTooLarge ends DecodeConfig, or the cost estimate's reading on,
+// when the header exceeds MaxHeaderBytes.
 var errHeaderTooLarge = errorf(ErrCorrupt, "header larger than %d MiB", MaxHeaderBytes>>20)
 
-// recorder keeps a copy of what DecodeConfig reads, up to max bytes, so
-// the decoder can be given the same bytes again.
+// recorder keeps a copy of what DecodeConfig and the cost estimate read,
+// up to max bytes, so the decoder can be given the same bytes again.
 type recorder struct {
-	r   io.Reader
-	buf []byte
-	max int
+	r       io.Reader
+	buf     []byte
+	max     int
+	err     error  // what stopped at, if anything
+	scratch []byte // at's read buffer, once it needs one
+}
+
+// at reads on as far as the cost estimate asks (see header); an error,
+// io.EOF included, is kept in err.
+func (rec *recorder) at(off, n int) []byte {
+	if off < 0 || n < 0 {
+		return nil
+	}
+	for len(rec.buf) < off+n && rec.err == nil {
+		if rec.scratch == nil {
+			rec.scratch = make([]byte, 4096)
+		}
+		_, err := rec.Read(rec.scratch[:min(len(rec.scratch), off+n-len(rec.buf))])
+		if err != nil && len(rec.buf) < off+n {
+			rec.err = err
+		}
+	}
+	if len(rec.buf) < off+n {
+		return nil
+	}
+	return rec.buf[off : off+n]
 }
 
 func (rec *recorder) Read(p []byte) (int, error) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/webp"
+
+	"qrsync/internal/flatimage"
 )
 
 // process runs Process over bytes and decodes the thumbnail.
@@ -169,7 +171,7 @@ func samples(t testing.TB) []struct {
 		{"png rgb", encPNG(t, sc), PNG, 600, 300, 1, 400, 200},
 		{"png alpha", encPNG(t, alpha), PNG, 500, 500, 1, 400, 400},
 		{"png gray small", encPNG(t, gray), PNG, 90, 120, 1, 90, 120},
-		{"png eXIf 8", pngInsert(t, encPNG(t, sc), [][]byte{pngChunk("eXIf", buildTIFF(binary.LittleEndian, 8, false))}, nil), PNG, 300, 600, 8, 200, 400},
+		{"png eXIf 8", pngInsert(t, encPNG(t, sc), [][]byte{flatimage.PNGChunk("eXIf", buildTIFF(binary.LittleEndian, 8, false))}, nil), PNG, 300, 600, 8, 200, 400},
 		{"gif", encGIF(t, sc), GIF, 600, 300, 1, 400, 200},
 		{"gif animated", animatedGIF(t, 40, 30), GIF, 40, 30, 1, 40, 30},
 		{"webp lossy", lossy, WebP, 150, 100, 1, 150, 100},
@@ -299,9 +301,9 @@ func minimalPNG(w, h uint32) []byte {
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
 	b := []byte(pngSignature)
-	b = append(b, pngChunk("IHDR", ihdr)...)
-	b = append(b, pngChunk("IDAT", []byte{0x78, 0x9c, 0x63, 0x60, 0, 0, 0, 2, 0, 1})...)
-	return append(b, pngChunk("IEND", nil)...)
+	b = append(b, flatimage.PNGChunk("IHDR", ihdr)...)
+	b = append(b, flatimage.PNGChunk("IDAT", []byte{0x78, 0x9c, 0x63, 0x60, 0, 0, 0, 2, 0, 1})...)
+	return append(b, flatimage.PNGChunk("IEND", nil)...)
 }
 
 // jpegWithSize patches the dimensions in a JPEG's SOF0.
@@ -335,7 +337,7 @@ func TestProcessErrors(t *testing.T) {
 	for n := 0; n*65533 <= MaxHeaderBytes; n++ {
 		big = append(big, jpegSegment(0xE2, make([]byte, 65533)))
 	}
-	animated := riff(riffChunk("VP8X", []byte{0x02, 0, 0, 0, 9, 0, 0, 9, 0, 0}), riffChunk("ANIM", make([]byte, 6)))
+	animated := flatimage.RIFF(flatimage.RIFFChunk("VP8X", []byte{0x02, 0, 0, 0, 9, 0, 0, 9, 0, 0}), flatimage.RIFFChunk("ANIM", make([]byte, 6)))
 
 	tests := []struct {
 		name string

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/image/webp"
+
+	"qrsync/internal/flatimage"
 )
 
 // strip runs StripLocation with the given write sizes (nil: one write).
@@ -172,12 +174,12 @@ func stripSamples(t testing.TB) []struct {
 	)
 	pngMeta := pngInsert(t, encPNG(t, sc),
 		[][]byte{
-			pngChunk("eXIf", be),
-			pngChunk("iTXt", append([]byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"), xmp...)),
-			pngChunk("tEXt", []byte("Comment\x00kept as is")),
-			pngChunk("zTXt", []byte("Raw profile type exif\x00\x00x\x9c\x03\x00\x00\x00\x00\x01")),
+			flatimage.PNGChunk("eXIf", be),
+			flatimage.PNGChunk("iTXt", append([]byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"), xmp...)),
+			flatimage.PNGChunk("tEXt", []byte("Comment\x00kept as is")),
+			flatimage.PNGChunk("zTXt", []byte("Raw profile type exif\x00\x00x\x9c\x03\x00\x00\x00\x00\x01")),
 		},
-		[][]byte{pngChunk("tEXt", []byte("Author\x00someone"))})
+		[][]byte{flatimage.PNGChunk("tEXt", []byte("Author\x00someone"))})
 	lossy := readTestdata(t, "blue-purple-pink.lossy.webp")
 	return []struct {
 		name string
@@ -272,7 +274,7 @@ func TestStripLocationFormats(t *testing.T) {
 					}
 				}
 				for _, keep := range []string{"Comment\x00kept as is", "Author\x00someone"} {
-					if !bytes.Contains(out, pngChunk("tEXt", []byte(keep))) {
+					if !bytes.Contains(out, flatimage.PNGChunk("tEXt", []byte(keep))) {
 						t.Errorf("chunk %q not copied as is", keep)
 					}
 				}
@@ -361,7 +363,7 @@ func TestStripLocationMalformed(t *testing.T) {
 	lossy := readTestdata(t, "blue-purple-pink.lossy.webp")
 	overrun := bytes.Clone(lossy)
 	binary.LittleEndian.PutUint32(overrun[16:], 1<<20) // VP8 chunk bigger than the RIFF
-	bigExif := riff(riffChunk("VP8X", make([]byte, 10)), riffChunk("EXIF", make([]byte, maxExifChunk+1)))
+	bigExif := flatimage.RIFF(flatimage.RIFFChunk("VP8X", make([]byte, 10)), flatimage.RIFFChunk("EXIF", make([]byte, maxExifChunk+1)))
 	tests := []struct {
 		name string
 		f    Format
