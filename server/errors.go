@@ -106,6 +106,7 @@ func (s *Server) writeError(c *app.RequestContext, err error) {
 	switch {
 	case status == http.StatusInsufficientStorage:
 		s.refused(reasonDiskFull)
+		s.diskFullAt.Store(time.Now().UnixNano())
 		if s.diskFullLog.allow() {
 			s.logFor(c).Error("storage is full: refusing writes until space frees", "route", c.FullPath(), "err", err)
 		}

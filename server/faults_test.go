@@ -120,7 +120,7 @@ func smallDisk(t *testing.T, size int64) string {
 
 // A full disk: uploads are answered 507 with a plain message and one log
 // line however many are refused, /readyz says so, deleting still works,
-// and uploads work again once deleting freed space.
+// and uploads (and readiness) come back once deleting freed space.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	disk := smallDisk(t, 6<<20)
@@ -162,6 +162,9 @@ func TestDiskFull(t *testing.T) {
 	if n := strings.Count(buf.String(), "storage is full"); n != 1 {
 		t.Errorf("%d log lines about the full disk, want 1:\n%s", n, buf.String())
 	}
+	if resp, b := a.Do(http.MethodGet, "/readyz", nil, ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "full") {
+		t.Fatalf("/readyz on a full disk: %d %s, want 503 saying so", resp.StatusCode, b)
+	}
 	if leftover := tempFiles(blobFiles(disk)); len(leftover) != 0 {
 		t.Fatalf("refused uploads left %v", leftover)
 	}
@@ -172,6 +175,9 @@ func TestDiskFull(t *testing.T) {
 	}
 	if status, body, err := a.Upload(s, "after.jpg", photoLikeJPEG(t, 640, 480)); err != nil || status != http.StatusCreated {
 		t.Fatalf("upload after space freed: %d %s %v", status, body, err)
+	}
+	if resp, b := a.Do(http.MethodGet, "/readyz", nil, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz once space freed: %d %s", resp.StatusCode, b)
 	}
 	if _, err := os.Stat(filepath.Join(disk, "catalog.db")); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/internal/apptest"
+	"qrsync/internal/flatimage"
 	"qrsync/server"
 )
 
@@ -115,53 +115,6 @@ func pngIHDR(w, h uint32, depth, colorType byte) []byte {
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, depth, colorType, 0, 0, 0)
 	return pngChunk("IHDR", ihdr)
-}
-
-// hugeBlankPNG is a real, complete w×h 8-bit grey PNG: every row is zeros,
-// so 400 megapixels compress to a few hundred KB. Decoding it would take
-// 400 MB; the header alone must get it refused.
-//
-// Compressing 400 MB of zeros takes half a minute under -race, so the
-// stream is put together instead: one deflate block of 1 MiB of zeros,
-// ended on a byte boundary (Flush), repeated, then the rest and a final
-// block; every copy refers only to zeros before it, so the repetition is
-// valid deflate. The Adler-32 of n zeros is (n mod 65521)<<16 | 1.
-func hugeBlankPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	return hugeBlankPNGRows(t, w, h, w, 8, 0)
-}
-
-// hugeBlankPNGRows is hugeBlankPNG for any bit depth and colour type,
-// rowBytes being the bytes of samples in one row.
-func hugeBlankPNGRows(t testing.TB, w, h, rowBytes int, depth, colorType byte) []byte {
-	t.Helper()
-	n := int64(h) * int64(rowBytes+1) // each row: filter byte 0, then its samples
-	const unit = 1 << 20
-	var block bytes.Buffer
-	fw, _ := flate.NewWriter(&block, flate.BestCompression)
-	fw.Write(make([]byte, unit))
-	fw.Flush()
-	var z bytes.Buffer
-	z.Write([]byte{0x78, 0xDA}) // zlib header: deflate, 32 KiB window, best
-	for range n / unit {
-		z.Write(block.Bytes())
-	}
-	fw, _ = flate.NewWriter(&z, flate.BestCompression)
-	fw.Write(make([]byte, n%unit))
-	fw.Close()
-	z.Write(binary.BigEndian.AppendUint32(nil, uint32(n%65521)<<16|1))
-
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	b.Write(pngIHDR(uint32(w), uint32(h), depth, colorType))
-	data := z.Bytes()
-	for len(data) > 0 { // IDAT chunks of 64 KiB, as encoders write them
-		k := min(len(data), 64<<10)
-		b.Write(pngChunk("IDAT", data[:k]))
-		data = data[k:]
-	}
-	b.Write(pngChunk("IEND", nil))
-	return b.Bytes()
 }
 
 func zipFile(t testing.TB) []byte {
@@ -267,7 +220,7 @@ func TestHostileUploads(t *testing.T) {
 	webp := readFile(t, "testdata/blue-purple-pink.lossy.webp")
 	png := smallPNG(t, 64, 48)
 	gifb := tinyGIF(t)
-	bigPNG := hugeBlankPNG(t, 20000, 20000)
+	bigPNG := flatimage.PNGBomb(20000, 20000, 8, 0, 0) // 400 MP of zeros in a few hundred KB
 	t.Logf("20000x20000 PNG: %d bytes", len(bigPNG))
 
 	mp := func(parts ...part) []byte { return rawMultipart(parts...) }

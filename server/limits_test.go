@@ -28,6 +28,12 @@ func TestSessionFlood(t *testing.T) {
 		}
 		resp, b := a.Do(http.MethodPost, "/api/sessions", nil, "")
 		wantError(t, resp, b, http.StatusTooManyRequests, api.CodeTooMany)
+		// Every refusal is counted, by reason, on /metrics.
+		_, m := a.Do(http.MethodGet, "/metrics", nil, "")
+		if !strings.Contains(string(m), `qrsync_refused_total{reason="session_rate"} 1`) ||
+			!strings.Contains(string(m), `qrsync_sessions_active 5`) {
+			t.Fatalf("/metrics does not show the refusal and the 5 sessions:\n%s", m)
+		}
 	})
 	t.Run("in total", func(t *testing.T) {
 		t.Parallel()

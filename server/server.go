@@ -187,6 +187,9 @@ type Server struct {
 	inFlight sync.WaitGroup
 	// streamsEnded counts streams ended since memory was last trimmed.
 	streamsEnded atomic.Int64
+	// diskFullAt is when a write last failed for want of space (Unix
+	// nanoseconds; 0 once a photo was stored since), for /readyz.
+	diskFullAt atomic.Int64
 	// life ends when Serve begins to shut down; streams end with it.
 	life     context.Context
 	shutdown context.CancelFunc

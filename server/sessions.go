@@ -284,8 +284,18 @@ func (s *Server) readyz(ctx context.Context, c *app.RequestContext) {
 			return
 		}
 	}
+	// A disk that filled without a budget of ours (the file system itself)
+	// shows only in refused writes: one within diskFullMemory counts.
+	if at := s.diskFullAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < diskFullMemory {
+		fail("blob store", storage.ErrInsufficientStorage)
+		return
+	}
 	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// diskFullMemory is how long a refused write for want of space keeps
+// /readyz at 503, unless a photo is stored in the meantime.
+const diskFullMemory = time.Minute
 
 // statusText is the part of an error a readiness answer may show: the
 // kind, not the details (they may name files).

@@ -2,9 +2,17 @@ package server_test
 
 import (
 	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +20,8 @@ import (
 	"qrsync/api"
 	"qrsync/internal/apptest"
 	"qrsync/server"
+	"qrsync/storage/boltdb"
+	"qrsync/storage/fsblob"
 )
 
 // rawRequest sends head as is on a fresh connection and reads the answer.
@@ -139,4 +149,86 @@ func TestDuplicateAnswerKeepsTheSendersName(t *testing.T) {
 	if len(res.Images) != 1 || res.Images[0].Name != "bobs-copy.jpg" || len(res.Duplicate) != 1 {
 		t.Fatalf("duplicate answer %s, want bobs-copy.jpg marked duplicate", body)
 	}
+}
+
+// With TLS configured the server speaks HTTPS through the same guarded
+// listener, and Hertz's own error answers are still rewritten (they are
+// written in the clear, inside the TLS connection).
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + ln.Addr().String()
+	dir := t.TempDir()
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	cat, err := boltdb.Open(filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	srv, err := server.New(server.Config{PublicURLs: []string{base}, TLS: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Logger: quietLogger()}, blobs, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	pool := x509.NewCertPool()
+	leaf, _ := x509.ParseCertificate(der)
+	pool.AddCert(leaf)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer client.CloseIdleConnections()
+	var resp *http.Response
+	for i := 0; ; i++ {
+		resp, err = client.Post(base+"/api/sessions", "", nil)
+		if err == nil || i == 50 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var sess api.Session
+	mustJSON(t, b, &sess)
+	if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(sess.UploadURL, base+"/u/") {
+		t.Fatalf("session over TLS: %d %s", resp.StatusCode, b)
+	}
+	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: "+strings.Repeat("a", 1<<20)+"\r\n\r\n")
+	r2, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := io.ReadAll(r2.Body)
+	wantError(t, r2, b2, http.StatusRequestHeaderFieldsTooLarge, api.CodeTooLarge)
 }

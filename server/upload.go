@@ -640,6 +640,7 @@ func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api
 		return img, false, err
 	}
 	r.kept = true
+	s.diskFullAt.Store(0)
 	s.metrics.uploadDone(resultCreated, r.size, time.Since(r.start))
 	return stored, false, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"qrsync/internal/flatimage"
 	"qrsync/server"
 	"qrsync/storage"
 	"qrsync/storage/boltdb"
@@ -36,7 +37,7 @@ func FuzzUpload(f *testing.F) {
 	png := smallPNG(f, 24, 16)
 	gifb := tinyGIF(f)
 	for _, file := range [][]byte{jpg, gps[:4096], webp, heic[:512], png, gifb, tinyJPEG(f),
-		jpegClaiming(65535, 65535), hugeBlankPNG(f, 3000, 3000), animatedWebP(webp), nil} {
+		jpegClaiming(65535, 65535), flatimage.PNGBomb(3000, 3000, 8, 0, 0), animatedWebP(webp), nil} {
 		f.Add(file, true)
 	}
 	f.Add(rawMultipart(filePart("a.png", png), filePart("b.gif", gifb)), false)
