@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,6 +55,40 @@ func TestAbortedUploadLeavesNothing(t *testing.T) {
 			apptest.WaitHealthy(t, a.Base)
 		})
 	}
+}
+
+// A phone that sent its whole photo and then went away while its decode
+// waited for a slot: the queued work is dropped (every slot stays busy for
+// the whole test, so a decode that kept waiting would keep its files) and
+// nothing is left behind.
+func TestQueuedDecodeDroppedWhenPhoneGoes(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, server.Config{Logger: quietLogger()})
+	s := a.NewSession()
+	release := a.Server.HoldDecoders()
+	defer release()
+	before := dataState(t, a, []api.Session{s})
+
+	body := rawMultipart(filePart("IMG_2.jpg", photoLikeJPEG(t, 800, 600)))
+	conn, err := net.Dial("tcp", a.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		apptest.UploadPath(s), hostileType, len(body))
+	conn.Write(body)
+	// Stored, waiting for a decoder: its original is committed.
+	waitFor(t, "the stored original", func() bool {
+		for _, f := range blobFiles(a.DataDir) {
+			if !strings.HasPrefix(filepath.Base(f), ".") && !strings.HasSuffix(f, ".thumb.jpg") {
+				return true
+			}
+		}
+		return false
+	})
+	conn.(*net.TCPConn).SetLinger(0)
+	conn.Close()
+	waitFor(t, "the queued upload's files to be removed", func() bool { return dataState(t, a, []api.Session{s}) == before })
 }
 
 // When the server itself fails at any step (the disk fills while storing,

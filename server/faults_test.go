@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +16,11 @@ import (
 	"qrsync/server"
 )
 
-// logBuffer collects a server's log lines, through the same redacting
-// logger the command builds.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogBuffer(t *testing.T) (*logBuffer, *slog.Logger) {
+// newLogBuffer is a logger like the command's (redacting, text) writing
+// into a buffer the test reads.
+func newLogBuffer(t *testing.T) (*lockedBuffer, *slog.Logger) {
 	t.Helper()
-	buf := &logBuffer{}
+	buf := &lockedBuffer{}
 	log, err := server.NewLogger(buf, "text", slog.LevelDebug)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -183,8 +182,6 @@ type Server struct {
 	diskFullLog logLimiter
 	metrics     *metrics
 
-	// inFlight counts uploads running, which a stopping server waits for.
-	inFlight sync.WaitGroup
 	// streamsEnded counts streams ended since memory was last trimmed.
 	streamsEnded atomic.Int64
 	// diskFullAt is when a write last failed for want of space (Unix
@@ -265,7 +262,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// by the upload handler itself, per file.
 		server.WithStreamBody(true),
 		server.WithDisablePreParseMultipartForm(true),
-		server.WithExitWaitTime(2*time.Second),
+		server.WithExitWaitTime(s.cfg.ShutdownGrace),
 		server.WithDisablePrintRoute(true),
 		server.WithHandleMethodNotAllowed(true),
 		// A request's head is bounded by netguard and its body by the
@@ -290,27 +287,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	guard.Close() // stop accepting; Run returns
-	s.shutdown()  // streams never finish by themselves: end them first
-	s.waitUploads()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	s.shutdown() // streams never finish by themselves: end them first
+	// Hertz closes the listener (netguard then closes the idle
+	// connections) and waits up to its exit wait, ShutdownGrace, for the
+	// requests in flight: uploads half-way across are finished, not cut.
+	if err := h.Shutdown(context.Background()); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown", "err", err)
 	}
 	return nil
-}
-
-// waitUploads waits up to ShutdownGrace for the uploads in flight: a
-// photo half-way across is worth finishing, not cutting.
-func (s *Server) waitUploads() {
-	done := make(chan struct{})
-	go func() { s.inFlight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(s.cfg.ShutdownGrace):
-		s.log.Warn("shutdown: uploads still running after the grace period", "grace", s.cfg.ShutdownGrace)
-	}
 }
 
 // refuseConn is what a connection over netguard's caps is told before it

@@ -84,8 +84,6 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		return
 	}
 	defer release()
-	s.inFlight.Add(1)
-	defer s.inFlight.Done()
 
 	sess, err := s.sessionByToken(ctx, c, c.Param("token"))
 	if err != nil {

@@ -117,7 +117,11 @@ func (s *Store) admit(w *writer, n int64) error {
 // file system's own "no space" still stops the write.
 func (s *Store) reserveFree(w *writer, n int64) bool {
 	b := &s.budget
-	free, err := b.free() // a syscall: outside the lock
+	// The statfs is outside the lock (a syscall). Bytes another writer
+	// moves from its reservation to the disk in between are then counted
+	// as free once more: the floor may be passed by at most one write per
+	// writer, a few KiB against a floor of a GiB.
+	free, err := b.free()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	need := n - w.reserved
