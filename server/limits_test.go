@@ -64,7 +64,7 @@ func TestMissesDoNotLockOutValidLinks(t *testing.T) {
 	if status, body, _ := a.Upload(bogus, "x.jpg", photo); status != http.StatusTooManyRequests {
 		t.Fatalf("a miss past the limit: %d %s, want 429", status, body)
 	}
-	for _, path := range []string{"/api/sessions/AAAAAAAAAAAAAAAAAAAAAAAA", "/api/sessions/AAAAAAAAAAAAAAAAAAAAAAAA/events"} {
+	for _, path := range []string{"/api/sessions/AAAAAAAAAAAAAAAAAAAAAAAA", "/api/sessions/AAAAAAAAAAAAAAAAAAAAAAAA/events", "/u/AAAAAAAAAAAAAAAAAAAAAAAA"} {
 		if resp, b := a.Do(http.MethodGet, path, nil, ""); resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("GET %s past the limit: %d %s, want 429", path, resp.StatusCode, b)
 		}

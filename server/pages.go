@@ -33,7 +33,7 @@ func (s *Server) pcPage(_ context.Context, c *app.RequestContext) {
 // says what to do for a dead one, so a person who scans an old code is not
 // left with a page whose every upload fails.
 func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
-	_, err := s.cat.SessionByToken(ctx, c.Param("token"))
+	_, err := s.sessionByToken(ctx, c, c.Param("token"))
 	switch {
 	case err == nil:
 		c.Response.Header.Set("Cache-Control", "no-store")

@@ -273,7 +273,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		server.WithOnAccept(netguard.OnAccept),
 	)
 	s.Routes(h.Engine)
-	s.reconcile(ctx) // before serving: blobs of uploads in flight look orphaned
+	s.reconcile(ctx) // then once per OrphanGrace, from the sweep
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

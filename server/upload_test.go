@@ -256,7 +256,8 @@ func waitHangUp(t *testing.T, start time.Time, sent <-chan int64, maxFile int64)
 }
 
 // An upload whose client goes silent half-way (a phone out of Wi-Fi range
-// sends no FIN) is given up after uploadIdleTimeout, leaving nothing.
+// sends no FIN) is given up once its minimum-rate credit runs out (here
+// shortened to the silence allowed after a good start), leaving nothing.
 func TestSilentUploadTimesOut(t *testing.T) {
 	const idle = 700 * time.Millisecond
 	server.SetUploadIdleTimeout(t, idle)
