@@ -18,7 +18,7 @@ import (
 )
 
 // sharedImages is where the project's real test photos live, relative to
-// this package's directory (repo root /work/main, shared /work/shared).
+// this package's directory: shared/ sits beside the repository.
 const sharedImages = "../../shared/testdata/images"
 
 func readShared(t testing.TB, rel string) []byte {

@@ -30,7 +30,7 @@ import (
 )
 
 // kill -9 during 20 concurrent uploads, then a restart on the same data
-// directory and port (issue 4). Afterwards every upload that got 201 is
+// directory and port. Afterwards every upload that got 201 is
 // there with its thumbnail; every blob file belongs to an image in the
 // catalog (no partial, temporary or orphaned file). The phone then sends
 // again what was cut off, as its page does, while the PC side is still

@@ -13,7 +13,7 @@ import (
 	"qrsync/api"
 )
 
-// Uploads stream to disk (DESIGN §7, issue 4): eight 50 MB uploads at once
+// Uploads stream to disk (DESIGN §7): eight 50 MB uploads at once
 // must not cost the server anything near their 400 MB. The real binary
 // runs as a child process, so its peak resident set (VmHWM) is the
 // server's alone; it is read before and after. A server that held each

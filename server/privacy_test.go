@@ -14,7 +14,7 @@ import (
 	"qrsync/server"
 )
 
-// Location privacy end to end (issue 4): the camera photos in the shared
+// Location privacy end to end: the camera photos in the shared
 // test data carry GPS coordinates. Uploaded with the defaults, their
 // stored originals carry none (the coordinates' bytes are nowhere in the
 // file), keep their orientation tag and their compressed pixels byte for
