@@ -143,6 +143,11 @@ func TestDiskFull(t *testing.T) {
 	if n := strings.Count(buf.String(), "storage is full"); n != 1 {
 		t.Errorf("%d log lines about the full disk, want 1:\n%s", n, buf.String())
 	}
+	for _, secret := range []string{s.ID, uploadToken(s)} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("the logs of the refusals contain a secret (%s…)", secret[:4])
+		}
+	}
 	if resp, b := a.Do(http.MethodGet, "/readyz", nil, ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "full") {
 		t.Fatalf("/readyz on a full disk: %d %s, want 503 saying so", resp.StatusCode, b)
 	}

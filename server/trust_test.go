@@ -130,7 +130,8 @@ func TestPhotosAreNotCachedPastDeletion(t *testing.T) {
 }
 
 // The answer to a duplicate speaks of the phone's own file: it never tells
-// the phone the name under which someone stored the same bytes.
+// the phone the name under which someone stored the same bytes. And the
+// duplicate costs no decode.
 func TestDuplicateAnswerKeepsTheSendersName(t *testing.T) {
 	t.Parallel()
 	a := apptest.Start(t, server.Config{Logger: quietLogger()})
@@ -148,6 +149,11 @@ func TestDuplicateAnswerKeepsTheSendersName(t *testing.T) {
 	mustJSON(t, body, &res)
 	if len(res.Images) != 1 || res.Images[0].Name != "bobs-copy.jpg" || len(res.Duplicate) != 1 {
 		t.Fatalf("duplicate answer %s, want bobs-copy.jpg marked duplicate", body)
+	}
+	// It was known by its hash before any decode: one thumbnail was made.
+	_, m := a.Do(http.MethodGet, "/metrics", nil, "")
+	if !strings.Contains(string(m), "\nqrsync_thumbnail_seconds_count 1\n") {
+		t.Fatalf("the duplicate was decoded: /metrics shows\n%s", m)
 	}
 }
 

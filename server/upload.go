@@ -427,7 +427,7 @@ func (s *Server) receive(ctx context.Context, sess storage.Session, part *multip
 		out = photo.StripLocation(sink, format)
 	}
 
-	if s.tryDecodeSlot(declared) {
+	if !s.mayBeDuplicate(ctx, sess.ID, declared) && s.tryDecodeSlot(declared) {
 		err = s.decodeWhileReceiving(br, out, r, declared)
 	} else {
 		err = copyAll(out, br)
@@ -450,6 +450,31 @@ func copyAll(out io.WriteCloser, src io.Reader) error {
 		return err
 	}
 	return out.Close()
+}
+
+// multipartSlack bounds what a one-file form adds to its file: the part's
+// headers (with the file's name) and the boundaries.
+const multipartSlack = 4 << 10
+
+// mayBeDuplicate reports whether the session holds an image about as large
+// as the request: then the bytes are stored first and their hash looked up
+// before any decode, so a phone sending a photo again (its retry after a
+// lost answer) costs no decode. The stored size is the sent size for JPEG,
+// whose location is blanked in place.
+func (s *Server) mayBeDuplicate(ctx context.Context, sessionID string, declared int64) bool {
+	if declared <= 0 {
+		return false
+	}
+	images, _, err := s.cat.Images(ctx, sessionID)
+	if err != nil {
+		return true // cannot tell: take the path that looks first
+	}
+	for _, img := range images {
+		if img.Size <= declared && declared-img.Size <= multipartSlack {
+			return true
+		}
+	}
+	return false
 }
 
 // tryDecodeSlot takes a decoding slot if one is free and the upload's
