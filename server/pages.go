@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/cloudwego/hertz/pkg/app"
 
@@ -81,19 +84,40 @@ func (s *Server) serveAsset(c *app.RequestContext, name string) {
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
+	// no-cache with a validator: a reload costs a 304, not the wasm again.
 	c.Response.Header.Set("Cache-Control", "no-cache")
+	c.Response.Header.Set("Vary", "Accept-Encoding")
+	file := name
 	if strings.Contains(string(c.GetHeader("Accept-Encoding")), "gzip") {
-		if b, err := fs.ReadFile(staticFS, name+".gz"); err == nil {
+		if _, err := fs.Stat(staticFS, name+".gz"); err == nil {
+			file = name + ".gz"
 			c.Response.Header.Set("Content-Encoding", "gzip")
-			c.Response.Header.Set("Vary", "Accept-Encoding")
-			c.Data(http.StatusOK, ctype, b)
-			return
 		}
 	}
-	b, err := fs.ReadFile(staticFS, name)
+	b, err := fs.ReadFile(staticFS, file)
 	if err != nil {
 		s.writeError(c, storage.ErrNotFound)
 		return
 	}
+	etag := assetETag(file, b)
+	c.Response.Header.Set("ETag", etag)
+	if string(c.GetHeader("If-None-Match")) == etag {
+		c.SetStatusCode(http.StatusNotModified)
+		return
+	}
 	c.Data(http.StatusOK, ctype, b)
+}
+
+// assetETags caches each embedded file's validator: the files never change
+// while the process runs.
+var assetETags sync.Map // name → `"sha256 prefix"`
+
+func assetETag(name string, b []byte) string {
+	if v, ok := assetETags.Load(name); ok {
+		return v.(string)
+	}
+	sum := sha256.Sum256(b)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	assetETags.Store(name, etag)
+	return etag
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,14 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	sess, err := s.session(ctx, c, id)
 	if err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if c.IsHead() {
+		// The headers a stream would start with, and no stream.
+		c.Response.Header.Set("Cache-Control", "no-cache")
+		c.Response.Header.Set("X-Accel-Buffering", "no")
+		c.SetContentType("text/event-stream; charset=utf-8")
+		c.SetStatusCode(http.StatusOK)
 		return
 	}
 	last := sse.GetLastEventID(&c.Request)
