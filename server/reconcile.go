@@ -66,9 +66,7 @@ func (s *Server) removeOrphans(ctx context.Context, grace time.Duration) {
 	if len(ours) == 0 {
 		return
 	}
-	counter, ok := s.cat.(interface {
-		SessionCount(ctx context.Context) (int, error)
-	})
+	counter, ok := s.cat.(sessionCounter)
 	if !ok {
 		s.log.Info("reconcile: the catalog cannot say how many sessions it holds, so no blob is removed", "blobs", len(ours))
 		return

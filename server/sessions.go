@@ -332,5 +332,5 @@ func sessionPrefix(sessionID string) string { return "sessions/" + sessionID + "
 func originalKey(sessionID, imageID string) string { return sessionPrefix(sessionID) + imageID }
 
 func thumbKey(sessionID, imageID string) string {
-	return sessionPrefix(sessionID) + imageID + ".thumb.jpg"
+	return sessionPrefix(sessionID) + imageID + thumbSuffix
 }
