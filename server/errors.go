@@ -29,11 +29,6 @@ var (
 // errMisdirected is a request for a host this server does not serve.
 var errMisdirected = errors.New("misdirected request")
 
-// Messages used in more than one place.
-const (
-	msgDiskFull = "The server's storage is full: delete photos on the computer, or ask whoever runs qrsync to free some space."
-)
-
 // heicMessage tells an iPhone user what to do, not just what went wrong.
 const heicMessage = "HEIC isn't supported — in iPhone Settings › Camera › Formats choose Most Compatible, or share the photo as JPEG"
 
@@ -63,7 +58,7 @@ func statusOf(err error) (int, string, string) {
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, api.CodeBadRequest, messageOf(err, "The request was not understood.")
 	case errors.Is(err, storage.ErrInsufficientStorage):
-		return http.StatusInsufficientStorage, api.CodeNoSpace, msgDiskFull
+		return http.StatusInsufficientStorage, api.CodeNoSpace, "The server's storage is full: delete photos on the computer, or ask whoever runs qrsync to free some space."
 	case errors.Is(err, errUnavailable):
 		return http.StatusServiceUnavailable, api.CodeUnavailable, messageOf(err, "The server is busy: try again in a moment.")
 	case errors.Is(err, errMisdirected):

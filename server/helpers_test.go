@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"qrsync/eventsource"
+	"qrsync/internal/apptest"
 )
 
 // The tests of this package run the real server through internal/apptest
@@ -103,3 +105,17 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// revalidate asks for path again with its validator, as a browser's cache
+// does, and returns the status.
+func revalidate(t testing.TB, a *apptest.App, path, etag string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, a.Base+path, nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -103,29 +103,15 @@ func TestPhotosAreNotCachedPastDeletion(t *testing.T) {
 		if cc := resp.Header.Get("Cache-Control"); cc != "private, no-cache" || etag == "" {
 			t.Fatalf("%s: Cache-Control %q, ETag %q; want private, no-cache with a validator", path, cc, etag)
 		}
-		req, _ := http.NewRequest(http.MethodGet, a.Base+path, nil)
-		req.Header.Set("If-None-Match", etag)
-		r2, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r2.Body.Close()
-		if r2.StatusCode != http.StatusNotModified {
-			t.Fatalf("%s revalidated: %d, want 304", path, r2.StatusCode)
+		if status := revalidate(t, a, path, etag); status != http.StatusNotModified {
+			t.Fatalf("%s revalidated: %d, want 304", path, status)
 		}
 	}
 	if resp, b := a.Do(http.MethodDelete, "/api/sessions/"+s.ID+"/images/"+img.ID, nil, ""); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", resp.StatusCode, b)
 	}
-	req, _ := http.NewRequest(http.MethodGet, a.Base+img.URL, nil)
-	req.Header.Set("If-None-Match", `"`+img.ID+`"`)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("revalidating a deleted photo: %d, want 404", resp.StatusCode)
+	if status := revalidate(t, a, img.URL, `"`+img.ID+`"`); status != http.StatusNotFound {
+		t.Fatalf("revalidating a deleted photo: %d, want 404", status)
 	}
 }
 
