@@ -47,7 +47,7 @@ func runBrowser(t *testing.T, who string, launch func(pageURL string)) {
 
 	launched := time.Now()
 	launch(ps.URL() + "/events.html?events=" + url.QueryEscape(sc.sess.EventsURL))
-	ps.waitFor("the snapshot", waitLong, func() bool { return events() >= 1 })
+	ps.waitFor("the snapshot", waitLaunch, func() bool { return events() >= 1 })
 	firstEvent := time.Now()
 	sc.live()
 	ps.waitFor("two images and a removal", waitLong, func() bool { return events() >= 4 })

@@ -146,7 +146,7 @@ func runCasesInEventSource(t *testing.T, who string, launch func(pageURL string)
 			Events []wireEvent `json:"events"`
 		} `json:"results"`
 	}
-	ps.waitReport(45*time.Second, &rep)
+	ps.waitReport(waitLaunch, &rep)
 	if rep.Error != "" {
 		t.Fatalf("%s: the page failed: %s", who, rep.Error)
 	}

@@ -33,6 +33,7 @@ type pageServer struct {
 	mu      sync.Mutex
 	posts   map[string][]json.RawMessage // by path
 	proxied []proxied
+	served  []string              // paths of the files served, in order
 	gates   map[int]chan struct{} // proxied request number (1-based) → held until closed
 	changed chan struct{}
 	// handlers answer GET requests for paths under their prefix.
@@ -117,6 +118,9 @@ func (ps *pageServer) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
+		ps.mu.Lock()
+		ps.served = append(ps.served, r.URL.Path)
+		ps.mu.Unlock()
 		switch filepath.Ext(file) {
 		case ".html":
 			h.Set("Content-Type", "text/html; charset=utf-8")
@@ -253,8 +257,11 @@ func (ps *pageServer) waitFor(what string, timeout time.Duration, cond func() bo
 		select {
 		case <-ps.changed:
 		case <-deadline:
-			ps.t.Fatalf("waited %v for %s; the page posted %d events, %d states: %s", timeout, what,
-				len(ps.postsTo("/event")), len(ps.postsTo("/state")), ps.postsTo("/state"))
+			ps.mu.Lock()
+			served := append([]string(nil), ps.served...)
+			ps.mu.Unlock()
+			ps.t.Fatalf("waited %v for %s; files served %q; the page posted %d events, %d states: %s", timeout, what,
+				served, len(ps.postsTo("/event")), len(ps.postsTo("/state")), ps.postsTo("/state"))
 		}
 	}
 }

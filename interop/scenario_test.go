@@ -35,6 +35,10 @@ const (
 	// waitLong bounds every wait for something a client or the server is
 	// about to do.
 	waitLong = 20 * time.Second
+	// waitLaunch bounds the wait for a browser's first report: starting
+	// one on a fresh profile took over 20 s on a busy 2-core machine while
+	// the other packages' tests ran beside it.
+	waitLaunch = 90 * time.Second
 	// photoDir holds the real photos, relative to this package.
 	photoDir = "../../shared/testdata/images/orientation/"
 )

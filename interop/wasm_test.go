@@ -124,7 +124,7 @@ func runCasesInBrowser(t *testing.T, who string, launch func(pageURL string)) {
 	}, "")
 	launch(ps.URL() + "/ssecheck.html")
 	var rep wasmReport
-	ps.waitReport(45*time.Second, &rep)
+	ps.waitReport(waitLaunch, &rep)
 	if rep.Error != "" {
 		t.Fatalf("%s: the page failed: %s", who, rep.Error)
 	}
