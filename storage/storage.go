@@ -85,16 +85,27 @@ type BlobStore interface {
 }
 
 // Session is the catalog's record of a session. UploadToken is the second
-// secret, the one in the QR code, which can only add images.
+// secret, the one in the QR code, which can only add images. It is also the
+// data of a "session" event, as JSON.
 type Session struct {
-	ID          string
-	UploadToken string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	ID          string    `json:"id"`
+	UploadToken string    `json:"uploadToken"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// UploadExpiresAt is when UploadToken stops taking photos; the
+	// session lives on until ExpiresAt.
+	UploadExpiresAt time.Time `json:"uploadExpiresAt"`
+	// ExpiresAt is when the session ends and its photos go. It moves
+	// forward with activity (ExtendSession).
+	ExpiresAt time.Time `json:"expiresAt"`
 	// Images and Bytes count what the session holds, for quotas.
-	Images int
-	Bytes  int64
+	Images int   `json:"images"`
+	Bytes  int64 `json:"bytes"`
 }
+
+// EventSession is the type of the event a catalog appends when a session's
+// own fields change (RenewUploadLink, ExtendSession); its data is the
+// Session after the change, as JSON.
+const EventSession = "session"
 
 // Quota bounds a session. Zero means no limit.
 type Quota struct {
@@ -119,16 +130,35 @@ type Catalog interface {
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session with id: ErrNotFound if unknown,
-	// ErrExpired (with the record) if its ExpiresAt is at or before now.
+	// ErrExpired (with the record) if its ExpiresAt is at or before now,
+	// and ErrExpired (with only ID and ExpiresAt, the time it ended) for
+	// a removed session whose tombstone still stands (DeleteSession).
 	Session(ctx context.Context, id string) (Session, error)
-	// SessionByToken looks a session up by its upload token, with the
-	// same errors as Session.
+	// SessionByToken looks a session up by an upload token, with the same
+	// errors as Session. A token replaced by RenewUploadLink still finds
+	// its session, whose UploadToken then differs from it: the caller
+	// tells a replaced link from the current one.
 	SessionByToken(ctx context.Context, token string) (Session, error)
-	// DeleteSession removes the session, its images and its event log,
-	// and wakes its waiters so their streams can end. Unknown is ErrNotFound.
-	DeleteSession(ctx context.Context, id string) error
-	// ExpiredSessions lists ids of sessions whose ExpiresAt is at or before now,
-	// so the server can remove them and their blobs.
+	// RenewUploadLink gives a live session a new upload token valid until
+	// expiresAt, and appends a "session" event, atomically. The old
+	// tokens keep finding the session (see SessionByToken).
+	RenewUploadLink(ctx context.Context, id, token string, expiresAt time.Time) (Session, Event, error)
+	// ExtendSession moves a live session's ExpiresAt to expiresAt if that
+	// is later, and then appends a "session" event, atomically. It returns
+	// the record and the event (zero when nothing moved).
+	ExtendSession(ctx context.Context, id string, expiresAt time.Time) (Session, Event, error)
+	// EndSession ends a live session now: from then on it is ErrExpired,
+	// its waiters wake, and ExpiredSessions lists it until DeleteSession.
+	EndSession(ctx context.Context, id string) error
+	// DeleteSession removes an ended or live session's images, event log
+	// and record, and wakes its waiters. What stays is a tombstone: until
+	// tombstoneUntil, the id and every upload token it had answer
+	// ErrExpired rather than ErrNotFound. Deleting a tombstone is nil;
+	// unknown is ErrNotFound.
+	DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error
+	// ExpiredSessions lists ids of sessions whose ExpiresAt is at or
+	// before now and whose data is not yet deleted, so the server can
+	// remove them and their blobs (also after a restart).
 	ExpiredSessions(ctx context.Context, now time.Time) ([]string, error)
 
 	// AddImage records img in the session and appends an "image" event

@@ -41,6 +41,9 @@ var (
 	bucketImgIdx   = []byte("imgidx")
 	bucketSHA      = []byte("sha")
 	bucketEvents   = []byte("events")
+	// bucketTombstones holds what is left of removed sessions: id →
+	// tombstoneRecord, until the tombstone's time is up.
+	bucketTombstones = []byte("tombstones")
 )
 
 // errClosed is returned by Wait after Close.
@@ -143,7 +146,7 @@ func Open(path string, opts ...Option) (*Catalog, error) {
 		return nil, err
 	}
 	err = c.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketSessions, bucketTokens} {
+		for _, name := range [][]byte{bucketSessions, bucketTokens, bucketTombstones} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -218,16 +221,35 @@ func readAll(b *bolt.Bucket) error {
 // sessionRecord is the stored form of storage.Session; its own type so the
 // file format does not change when the contract's struct does.
 type sessionRecord struct {
-	ID          string    `json:"id"`
-	UploadToken string    `json:"uploadToken"`
-	CreatedAt   time.Time `json:"createdAt"`
-	ExpiresAt   time.Time `json:"expiresAt"`
-	Images      int       `json:"images"`
-	Bytes       int64     `json:"bytes"`
+	ID              string    `json:"id"`
+	UploadToken     string    `json:"uploadToken"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UploadExpiresAt time.Time `json:"uploadExpiresAt,omitzero"`
+	ExpiresAt       time.Time `json:"expiresAt"`
+	Images          int       `json:"images"`
+	Bytes           int64     `json:"bytes"`
+	// OldTokens are the upload tokens RenewUploadLink replaced: they stay
+	// in the tokens bucket, pointing here, until the tombstone goes.
+	OldTokens []string `json:"oldTokens,omitempty"`
 }
 
 func (r sessionRecord) session() storage.Session {
-	return storage.Session(r)
+	up := r.UploadExpiresAt
+	if up.IsZero() {
+		up = r.ExpiresAt // a record written before upload links had their own life
+	}
+	return storage.Session{
+		ID: r.ID, UploadToken: r.UploadToken, CreatedAt: r.CreatedAt,
+		UploadExpiresAt: up, ExpiresAt: r.ExpiresAt, Images: r.Images, Bytes: r.Bytes,
+	}
+}
+
+// tombstoneRecord is what DeleteSession leaves of a session: enough to say
+// "ended" rather than "not found" to its id and its upload tokens.
+type tombstoneRecord struct {
+	EndedAt time.Time `json:"endedAt"`
+	Until   time.Time `json:"until"`
+	Tokens  []string  `json:"tokens"`
 }
 
 // Errors never include session ids or tokens: both are secrets, and errors
@@ -244,10 +266,15 @@ var (
 func (c *Catalog) expired(r sessionRecord) bool { return !r.ExpiresAt.After(c.now()) }
 
 // loadSession returns the session's bucket and record, or ErrNotFound.
-func loadSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
+// For a removed session whose tombstone still stands it returns a nil
+// bucket, a record with only ID and ExpiresAt, and ErrExpired.
+func (c *Catalog) loadSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
 	var rec sessionRecord
 	sb := tx.Bucket(bucketSessions).Bucket([]byte(id))
 	if sb == nil {
+		if ts, ok := c.tombstone(tx, id); ok {
+			return nil, sessionRecord{ID: id, ExpiresAt: ts.EndedAt}, errSessionExpired
+		}
 		return nil, rec, errSessionNotFound
 	}
 	if err := json.Unmarshal(sb.Get(keyMeta), &rec); err != nil {
@@ -258,7 +285,7 @@ func loadSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
 
 // liveSession is loadSession that also fails with ErrExpired.
 func (c *Catalog) liveSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
-	sb, rec, err := loadSession(tx, id)
+	sb, rec, err := c.loadSession(tx, id)
 	if err == nil && c.expired(rec) {
 		return nil, rec, errSessionExpired
 	}
@@ -302,10 +329,13 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 	if s.ExpiresAt.IsZero() {
 		return errors.New("boltdb: session needs an expiry")
 	}
-	rec := sessionRecord{ID: s.ID, UploadToken: s.UploadToken, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+	if s.UploadExpiresAt.IsZero() {
+		s.UploadExpiresAt = s.ExpiresAt
+	}
+	rec := sessionRecord{ID: s.ID, UploadToken: s.UploadToken, CreatedAt: s.CreatedAt, UploadExpiresAt: s.UploadExpiresAt, ExpiresAt: s.ExpiresAt}
 	err := c.grow(func(tx *bolt.Tx) error {
 		sessions, tokens := tx.Bucket(bucketSessions), tx.Bucket(bucketTokens)
-		if sessions.Bucket([]byte(s.ID)) != nil {
+		if sessions.Bucket([]byte(s.ID)) != nil || tx.Bucket(bucketTombstones).Get([]byte(s.ID)) != nil {
 			return errors.New("boltdb: session id already in use")
 		}
 		if tokens.Get([]byte(s.UploadToken)) != nil {
@@ -372,28 +402,193 @@ func (c *Catalog) SessionByToken(ctx context.Context, token string) (storage.Ses
 	return rec.session(), err
 }
 
-// DeleteSession removes the session, its images, its log and its token,
-// expired or not, and wakes its waiters.
-func (c *Catalog) DeleteSession(ctx context.Context, id string) error {
+// RenewUploadLink gives the session a new upload token and appends a
+// "session" event. The old token stays in the tokens bucket, so that it
+// finds the session and the server can say the link was replaced.
+func (c *Catalog) RenewUploadLink(ctx context.Context, id, token string, expiresAt time.Time) (storage.Session, storage.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	if token == "" || expiresAt.IsZero() {
+		return storage.Session{}, storage.Event{}, errors.New("boltdb: a new upload link needs a token and an expiry")
+	}
+	var (
+		out storage.Session
+		ev  storage.Event
+	)
+	err := c.grow(func(tx *bolt.Tx) error {
+		sb, rec, err := c.liveSession(tx, id)
+		if err != nil {
+			return err
+		}
+		tokens := tx.Bucket(bucketTokens)
+		if tokens.Get([]byte(token)) != nil {
+			return errors.New("boltdb: upload token already in use")
+		}
+		if err := tokens.Put([]byte(token), []byte(id)); err != nil {
+			return err
+		}
+		rec.OldTokens = append(rec.OldTokens, rec.UploadToken)
+		rec.UploadToken, rec.UploadExpiresAt = token, expiresAt
+		out, ev, err = putAndAnnounce(sb, rec)
+		return err
+	})
+	if err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	c.broadcast(id)
+	return out, ev, nil
+}
+
+// ExtendSession moves the session's end to expiresAt if that is later, and
+// then appends a "session" event.
+func (c *Catalog) ExtendSession(ctx context.Context, id string, expiresAt time.Time) (storage.Session, storage.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	var (
+		out storage.Session
+		ev  storage.Event
+	)
+	err := c.grow(func(tx *bolt.Tx) error {
+		sb, rec, err := c.liveSession(tx, id)
+		if err != nil {
+			return err
+		}
+		if !expiresAt.After(rec.ExpiresAt) {
+			out = rec.session()
+			return nil
+		}
+		rec.ExpiresAt = expiresAt
+		out, ev, err = putAndAnnounce(sb, rec)
+		return err
+	})
+	if err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	if ev.ID != "" {
+		c.broadcast(id)
+	}
+	return out, ev, nil
+}
+
+// putAndAnnounce stores rec and appends the "session" event that carries it.
+func putAndAnnounce(sb *bolt.Bucket, rec sessionRecord) (storage.Session, storage.Event, error) {
+	if err := putMeta(sb, rec); err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	out := rec.session()
+	data, err := json.Marshal(out)
+	if err != nil {
+		return storage.Session{}, storage.Event{}, err
+	}
+	ev, err := appendEvent(sb, storage.EventSession, data)
+	return out, ev, err
+}
+
+// EndSession sets a live session's end to now and wakes its waiters.
+func (c *Catalog) EndSession(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := c.update(func(tx *bolt.Tx) error {
-		_, rec, err := loadSession(tx, id)
+		sb, rec, err := c.liveSession(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketTokens).Delete([]byte(rec.UploadToken)); err != nil {
+		rec.ExpiresAt = c.now()
+		return putMeta(sb, rec)
+	})
+	if err != nil {
+		return err
+	}
+	c.broadcast(id)
+	return nil
+}
+
+// DeleteSession removes the session, its images and its log, expired or
+// not, leaves a tombstone that keeps its id and tokens answering
+// ErrExpired until tombstoneUntil, and wakes its waiters.
+func (c *Catalog) DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	gone := false
+	err := c.update(func(tx *bolt.Tx) error {
+		_, rec, err := c.loadSession(tx, id)
+		if errors.Is(err, storage.ErrExpired) && tx.Bucket(bucketSessions).Bucket([]byte(id)) == nil {
+			return nil // a tombstone already
+		}
+		if err != nil {
 			return err
 		}
+		ended := rec.ExpiresAt
+		if now := c.now(); ended.After(now) {
+			ended = now
+		}
+		ts := tombstoneRecord{EndedAt: ended, Until: tombstoneUntil, Tokens: append(rec.OldTokens, rec.UploadToken)}
+		b, err := json.Marshal(ts)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTombstones).Put([]byte(id), b); err != nil {
+			return err
+		}
+		gone = true
 		return tx.Bucket(bucketSessions).DeleteBucket([]byte(id))
 	})
 	if err != nil {
 		return err
 	}
-	c.sessions.Add(-1)
+	if gone {
+		c.sessions.Add(-1)
+	}
 	c.broadcast(id)
 	return nil
+}
+
+// tombstone returns the tombstone of a removed session while it stands.
+func (c *Catalog) tombstone(tx *bolt.Tx, id string) (tombstoneRecord, bool) {
+	var ts tombstoneRecord
+	raw := tx.Bucket(bucketTombstones).Get([]byte(id))
+	if raw == nil || json.Unmarshal(raw, &ts) != nil || !ts.Until.After(c.now()) {
+		return ts, false
+	}
+	return ts, true
+}
+
+// PurgeTombstones removes the tombstones whose time is up, with the upload
+// tokens they kept, so that the file does not grow with every session
+// ever made. The server calls it from its sweep.
+func (c *Catalog) PurgeTombstones(ctx context.Context, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.update(func(tx *bolt.Tx) error {
+		stones, tokens := tx.Bucket(bucketTombstones), tx.Bucket(bucketTokens)
+		var due [][]byte
+		err := stones.ForEach(func(k, v []byte) error {
+			var ts tombstoneRecord
+			if err := json.Unmarshal(v, &ts); err != nil || !ts.Until.After(now) {
+				for _, tok := range ts.Tokens {
+					if err := tokens.Delete([]byte(tok)); err != nil {
+						return err
+					}
+				}
+				due = append(due, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range due {
+			if err := stones.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ExpiredSessions lists the ids of sessions whose ExpiresAt is at or before

@@ -330,3 +330,56 @@ func BenchmarkAddImageParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestTombstones: a removed session says ended across a reopen, with its
+// old and new upload tokens, until its tombstone is purged; then it is
+// unknown and its tokens are gone from the file.
+func TestTombstones(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	c, err := boltdb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := session("s1", time.Now().Add(time.Hour))
+	if err := c.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.RenewUploadLink(ctx, s.ID, "tok-new", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(24 * time.Hour)
+	if err := c.DeleteSession(ctx, s.ID, until); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path)
+	check := func(when string, want error) {
+		t.Helper()
+		if _, err := c.Session(ctx, s.ID); !errors.Is(err, want) {
+			t.Errorf("%s: Session = %v, want %v", when, err, want)
+		}
+		for _, tok := range []string{s.UploadToken, "tok-new"} {
+			if _, err := c.SessionByToken(ctx, tok); !errors.Is(err, want) {
+				t.Errorf("%s: SessionByToken(%s) = %v, want %v", when, tok, err, want)
+			}
+		}
+	}
+	check("after reopen", storage.ErrExpired)
+	// Purging before the tombstone's time keeps it.
+	if err := c.PurgeTombstones(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	check("after an early purge", storage.ErrExpired)
+	if err := c.PurgeTombstones(ctx, until.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the purge", storage.ErrNotFound)
+	// The tokens are free again (they were removed, not just hidden).
+	s2 := storage.Session{ID: "s2", UploadToken: "tok-new", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := c.CreateSession(ctx, s2); err != nil {
+		t.Errorf("a purged token is still held: %v", err)
+	}
+}

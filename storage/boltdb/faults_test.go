@@ -25,7 +25,8 @@ func fillCatalog(t *testing.T, c *boltdb.Catalog, sessions, images int) []string
 	ctx := context.Background()
 	var ids []string
 	for i := range sessions {
-		s := session(fmt.Sprint("s", i), time.Now().Add(time.Hour))
+		// Ids are new on every call: a removed session leaves a tombstone.
+		s := session(fmt.Sprint("s", i, "-", time.Now().UnixNano()), time.Now().Add(time.Hour))
 		if err := c.CreateSession(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +81,7 @@ func TestFullDisk(t *testing.T) {
 		}
 	}
 	for _, id := range ids[:20] {
-		if err := c.DeleteSession(ctx, id); err != nil {
+		if err := c.DeleteSession(ctx, id, time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("DeleteSession on a full disk: %v", err)
 		}
 	}
@@ -100,7 +101,7 @@ func TestFullDisk(t *testing.T) {
 	wantFull(t, "AddImage on the full disk", err)
 	// Removals still work: the refusal kept their room.
 	for _, id := range append(ids[20:], added...) {
-		if err := c.DeleteSession(ctx, id); err != nil {
+		if err := c.DeleteSession(ctx, id, time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("DeleteSession after additions were refused: %v", err)
 		}
 	}
@@ -159,7 +160,7 @@ func TestCorrupt(t *testing.T) {
 	}
 	ids := fillCatalog(t, c, 20, 10)
 	for _, id := range ids[:5] { // so that the file has free pages too
-		if err := c.DeleteSession(ctx, id); err != nil {
+		if err := c.DeleteSession(ctx, id, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,7 +259,7 @@ func TestSessionCountReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := fillCatalog(t, c, 3, 1)
-	if err := c.DeleteSession(ctx, ids[1]); err != nil {
+	if err := c.DeleteSession(ctx, ids[1], time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Close(); err != nil {

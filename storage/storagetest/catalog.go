@@ -51,6 +51,10 @@ func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
 		{"WaitHonoursContext", testCatalogWaitHonoursContext},
 		{"SnapshotPlusEvents", testCatalogSnapshotPlusEvents},
 		{"Ping", testCatalogPing},
+		{"RenewUploadLink", testCatalogRenewUploadLink},
+		{"ExtendSession", testCatalogExtendSession},
+		{"EndSession", testCatalogEndSession},
+		{"TombstoneLapses", testCatalogTombstoneLapses},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +83,9 @@ func newSession(t *testing.T, c storage.Catalog, expiresIn time.Duration) storag
 		ID:          randomID(),
 		UploadToken: randomID(),
 		CreatedAt:   created,
-		ExpiresAt:   now().Add(expiresIn),
+		// The link lapses before the session, as the server makes them.
+		UploadExpiresAt: now().Add(min(expiresIn, time.Hour) - time.Minute),
+		ExpiresAt:       now().Add(expiresIn),
 	}
 	if err := c.CreateSession(testContext(t), s); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -204,7 +210,8 @@ func testCatalogCreateAndGet(t *testing.T, c storage.Catalog) {
 func checkSession(t *testing.T, got, want storage.Session, images int, bytes int64) {
 	t.Helper()
 	if got.ID != want.ID || got.UploadToken != want.UploadToken ||
-		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
+		!got.UploadExpiresAt.Equal(want.UploadExpiresAt) {
 		t.Errorf("session = %+v, want %+v", got, want)
 	}
 	if got.Images != images || got.Bytes != bytes {
@@ -236,8 +243,14 @@ func testCatalogUnknown(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Session", err, storage.ErrNotFound)
 	_, err = c.SessionByToken(ctx, id)
 	wantErr(t, "SessionByToken", err, storage.ErrNotFound)
-	err = c.DeleteSession(ctx, id)
+	err = c.DeleteSession(ctx, id, tombstone())
 	wantErr(t, "DeleteSession", err, storage.ErrNotFound)
+	_, _, err = c.RenewUploadLink(ctx, id, randomID(), now().Add(time.Hour))
+	wantErr(t, "RenewUploadLink", err, storage.ErrNotFound)
+	_, _, err = c.ExtendSession(ctx, id, now().Add(time.Hour))
+	wantErr(t, "ExtendSession", err, storage.ErrNotFound)
+	err = c.EndSession(ctx, id)
+	wantErr(t, "EndSession", err, storage.ErrNotFound)
 	_, _, err = c.AddImage(ctx, id, newImage(id, 1), storage.Quota{})
 	wantErr(t, "AddImage", err, storage.ErrNotFound)
 	_, err = c.RemoveImage(ctx, id, randomID())
@@ -302,12 +315,20 @@ func testCatalogExpired(t *testing.T, c storage.Catalog) {
 		t.Errorf("ExpiredSessions(after both expiries) lacks one of them")
 	}
 
-	// The sweeper removes expired sessions.
-	if err := c.DeleteSession(ctx, s.ID); err != nil {
+	// An ended session cannot be changed.
+	_, _, err = c.RenewUploadLink(ctx, s.ID, randomID(), now().Add(time.Hour))
+	wantErr(t, "RenewUploadLink", err, storage.ErrExpired)
+	_, _, err = c.ExtendSession(ctx, s.ID, now().Add(time.Hour))
+	wantErr(t, "ExtendSession", err, storage.ErrExpired)
+	err = c.EndSession(ctx, s.ID)
+	wantErr(t, "EndSession", err, storage.ErrExpired)
+
+	// The sweeper removes expired sessions; their tombstone says ended.
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
 		t.Fatalf("DeleteSession(expired): %v", err)
 	}
 	_, err = c.Session(ctx, s.ID)
-	wantErr(t, "Session after delete", err, storage.ErrNotFound)
+	wantErr(t, "Session after delete", err, storage.ErrExpired)
 	ids, err = c.ExpiredSessions(ctx, time.Now())
 	if err != nil {
 		t.Fatalf("ExpiredSessions: %v", err)
@@ -326,23 +347,37 @@ func testCatalogDelete(t *testing.T, c storage.Catalog) {
 	addImage(t, c, s.ID, newImage(s.ID, 200))
 	kept := addImage(t, c, keep.ID, newImage(keep.ID, 300))
 
-	if err := c.DeleteSession(ctx, s.ID); err != nil {
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
+	// What is left is a tombstone: ended, not unknown, with nothing in it.
 	_, err := c.Session(ctx, s.ID)
-	wantErr(t, "Session", err, storage.ErrNotFound)
+	wantErr(t, "Session", err, storage.ErrExpired)
 	_, err = c.SessionByToken(ctx, s.UploadToken)
-	wantErr(t, "SessionByToken", err, storage.ErrNotFound)
+	wantErr(t, "SessionByToken", err, storage.ErrExpired)
 	_, _, err = c.Images(ctx, s.ID)
-	wantErr(t, "Images", err, storage.ErrNotFound)
+	wantErr(t, "Images", err, storage.ErrExpired)
 	_, err = c.Image(ctx, s.ID, img.ID)
-	wantErr(t, "Image", err, storage.ErrNotFound)
+	wantErr(t, "Image", err, storage.ErrExpired)
 	_, err = c.EventsAfter(ctx, s.ID, "", 10)
-	wantErr(t, "EventsAfter", err, storage.ErrNotFound)
+	wantErr(t, "EventsAfter", err, storage.ErrExpired)
 	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), storage.Quota{})
-	wantErr(t, "AddImage", err, storage.ErrNotFound)
-	err = c.DeleteSession(ctx, s.ID)
-	wantErr(t, "second DeleteSession", err, storage.ErrNotFound)
+	wantErr(t, "AddImage", err, storage.ErrExpired)
+	err = c.Wait(ctx, s.ID, "")
+	wantErr(t, "Wait", err, storage.ErrExpired)
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
+		t.Errorf("second DeleteSession = %v, want nil (a tombstone already)", err)
+	}
+	if err := c.CreateSession(ctx, storage.Session{ID: s.ID, UploadToken: randomID(), CreatedAt: now(), ExpiresAt: now().Add(time.Hour)}); err == nil {
+		t.Error("CreateSession reused the id of a tombstone")
+	}
+	ids, err := c.ExpiredSessions(ctx, now().Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ids, s.ID) {
+		t.Error("ExpiredSessions lists a tombstone")
+	}
 
 	// Other sessions are untouched.
 	imgs, last, err := c.Images(ctx, keep.ID)
@@ -359,13 +394,13 @@ func testCatalogDeleteWakesWaiter(t *testing.T, c storage.Catalog) {
 	// Give the waiter a moment to block. The test does not depend on it:
 	// a Wait that starts after the delete must return ErrNotFound at once.
 	time.Sleep(50 * time.Millisecond)
-	if err := c.DeleteSession(testContext(t), s.ID); err != nil {
+	if err := c.DeleteSession(testContext(t), s.ID, tombstone()); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("Wait after DeleteSession = %v, want nil or ErrNotFound", err)
+		if err != nil && !errors.Is(err, storage.ErrExpired) {
+			t.Errorf("Wait after DeleteSession = %v, want nil or ErrExpired", err)
 		}
 	case <-time.After(hangTimeout):
 		t.Fatal("Wait did not return after DeleteSession")
@@ -1030,7 +1065,7 @@ func testCatalogSessionCount(t *testing.T, c storage.Catalog) {
 		t.Fatalf("SessionCount after an image and a refused session = %d, want %d", n, base+3)
 	}
 	for i, id := range []string{ended.ID, live.ID} {
-		if err := c.DeleteSession(ctx, id); err != nil {
+		if err := c.DeleteSession(ctx, id, tombstone()); err != nil {
 			t.Fatal(err)
 		}
 		if n := count(); n != base+2-i {
@@ -1038,16 +1073,142 @@ func testCatalogSessionCount(t *testing.T, c storage.Catalog) {
 		}
 	}
 	// Deleting what is gone changes nothing.
-	if err := c.DeleteSession(ctx, live.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("second DeleteSession = %v, want ErrNotFound", err)
+	if err := c.DeleteSession(ctx, live.ID, tombstone()); err != nil {
+		t.Fatalf("second DeleteSession = %v, want nil", err)
 	}
 	if n := count(); n != base+1 {
 		t.Fatalf("SessionCount after deleting a deleted session = %d, want %d", n, base+1)
 	}
-	if err := c.DeleteSession(ctx, other.ID); err != nil {
+	if err := c.DeleteSession(ctx, other.ID, tombstone()); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != base {
 		t.Fatalf("SessionCount after deleting all = %d, want %d", n, base)
 	}
+}
+
+// tombstone is how long the suite's removed sessions keep answering ended.
+func tombstone() time.Time { return now().Add(time.Hour) }
+
+func testCatalogRenewUploadLink(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	first := addImage(t, c, s.ID, newImage(s.ID, 10))
+	token, until := randomID(), now().Add(2*time.Hour)
+	got, ev, err := c.RenewUploadLink(ctx, s.ID, token, until)
+	if err != nil {
+		t.Fatalf("RenewUploadLink: %v", err)
+	}
+	if got.UploadToken != token || !got.UploadExpiresAt.Equal(until) || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Images != 1 {
+		t.Errorf("RenewUploadLink returned %+v, want token %q until %v, the same expiry and 1 image", got, token, until)
+	}
+	checkSessionEvent(t, ev, got)
+	if evs := allEvents(t, c, s.ID); len(evs) != 2 || evs[0].ID != first.ID || evs[1].ID != ev.ID {
+		t.Errorf("log after renewal = %v, want the image then the session event", eventIDs(evs))
+	}
+	// The new token finds the session; the old one does too, but the
+	// session's token is the new one, so the caller can tell.
+	now, err := c.SessionByToken(ctx, token)
+	if err != nil || now.ID != s.ID || now.UploadToken != token {
+		t.Errorf("SessionByToken(new) = %+v, %v", now, err)
+	}
+	old, err := c.SessionByToken(ctx, s.UploadToken)
+	if err != nil || old.ID != s.ID || old.UploadToken != token {
+		t.Errorf("SessionByToken(old) = %+v, %v; want the session, whose token is the new one", old, err)
+	}
+	// A token in use elsewhere is refused.
+	other := liveSession(t, c)
+	if _, _, err := c.RenewUploadLink(ctx, s.ID, other.UploadToken, until); err == nil {
+		t.Error("RenewUploadLink took another session's token")
+	}
+	// Once removed, every token the session had says ended.
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{s.UploadToken, token} {
+		_, err := c.SessionByToken(ctx, tok)
+		wantErr(t, "SessionByToken after delete", err, storage.ErrExpired)
+	}
+}
+
+// checkSessionEvent checks a "session" event against the session it
+// announces.
+func checkSessionEvent(t *testing.T, ev storage.Event, want storage.Session) {
+	t.Helper()
+	if ev.Type != storage.EventSession || !eventIDPattern.MatchString(ev.ID) {
+		t.Fatalf("event %q id %q, want a %q event with a valid id", ev.Type, ev.ID, storage.EventSession)
+	}
+	var got storage.Session
+	if err := json.Unmarshal(ev.Data, &got); err != nil {
+		t.Fatalf("session event data %q: %v", ev.Data, err)
+	}
+	if got.ID != want.ID || got.UploadToken != want.UploadToken || !got.UploadExpiresAt.Equal(want.UploadExpiresAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("session event data = %+v, want %+v", got, want)
+	}
+}
+
+func testCatalogExtendSession(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	// Not later: nothing moves, nothing is logged.
+	got, ev, err := c.ExtendSession(ctx, s.ID, s.ExpiresAt.Add(-time.Minute))
+	if err != nil || ev.ID != "" || !got.ExpiresAt.Equal(s.ExpiresAt) {
+		t.Errorf("ExtendSession(earlier) = %+v, event %q, %v; want no change", got, ev.ID, err)
+	}
+	later := s.ExpiresAt.Add(24 * time.Hour)
+	got, ev, err = c.ExtendSession(ctx, s.ID, later)
+	if err != nil || !got.ExpiresAt.Equal(later) {
+		t.Fatalf("ExtendSession = %+v, %v; want expiry %v", got, err, later)
+	}
+	checkSessionEvent(t, ev, got)
+	read, err := c.Session(ctx, s.ID)
+	if err != nil || !read.ExpiresAt.Equal(later) || !read.UploadExpiresAt.Equal(s.UploadExpiresAt) {
+		t.Errorf("Session after extension = %+v, %v", read, err)
+	}
+	if evs := allEvents(t, c, s.ID); len(evs) != 1 || evs[0].ID != ev.ID {
+		t.Errorf("log = %v, want the one session event", eventIDs(evs))
+	}
+}
+
+func testCatalogEndSession(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
+	done := make(chan error, 1)
+	go func() { done <- c.Wait(testContext(t), s.ID, ev.ID) }()
+	time.Sleep(50 * time.Millisecond) // let it block; not relied on
+	if err := c.EndSession(ctx, s.ID); err != nil {
+		t.Fatalf("EndSession: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, storage.ErrExpired) {
+			t.Errorf("Wait after EndSession = %v, want nil or ErrExpired", err)
+		}
+	case <-time.After(hangTimeout):
+		t.Fatal("Wait did not return after EndSession")
+	}
+	_, err := c.Session(ctx, s.ID)
+	wantErr(t, "Session after EndSession", err, storage.ErrExpired)
+	_, err = c.SessionByToken(ctx, s.UploadToken)
+	wantErr(t, "SessionByToken after EndSession", err, storage.ErrExpired)
+	// Its data is still there for the sweeper to find.
+	ids, err := c.ExpiredSessions(ctx, time.Now().Add(time.Second))
+	if err != nil || !slices.Contains(ids, s.ID) {
+		t.Errorf("ExpiredSessions after EndSession = %v, %v; want it listed", len(ids), err)
+	}
+}
+
+func testCatalogTombstoneLapses(t *testing.T, c storage.Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	// A tombstone whose time is already up answers as if the session had
+	// never been.
+	if err := c.DeleteSession(ctx, s.ID, now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Session(ctx, s.ID)
+	wantErr(t, "Session with a lapsed tombstone", err, storage.ErrNotFound)
+	_, err = c.SessionByToken(ctx, s.UploadToken)
+	wantErr(t, "SessionByToken with a lapsed tombstone", err, storage.ErrNotFound)
 }
