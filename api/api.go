@@ -9,14 +9,50 @@ import "time"
 // Session is a viewer's handle on one photo drop. ID is the viewer's secret;
 // the upload token only appears inside UploadURL.
 type Session struct {
-	ID        string    `json:"id"`
-	UploadURL string    `json:"uploadUrl"`
-	QRURL     string    `json:"qrUrl"`
-	EventsURL string    `json:"eventsUrl"`
+	ID        string `json:"id"`
+	UploadURL string `json:"uploadUrl"`
+	QRURL     string `json:"qrUrl"`
+	EventsURL string `json:"eventsUrl"`
+	// UploadExpiresAt is when UploadURL (the QR code) stops taking
+	// photos; the session and its photos live on until ExpiresAt.
+	UploadExpiresAt time.Time `json:"uploadExpiresAt"`
+	// ExpiresAt is when the session and its photos are removed. It moves
+	// forward with activity: an upload, or a viewer connected.
 	ExpiresAt time.Time `json:"expiresAt"`
 	// Images is filled only by GET /api/sessions/{id}, oldest first.
 	Images []Image `json:"images,omitzero"`
 }
+
+// The URL layout of a session's routes, in one place for the server, the
+// page and the watch command. UploadPathMark is what precedes the upload
+// token in an upload URL.
+const (
+	SessionsPath   = "/api/sessions"
+	UploadPathMark = "/u/"
+	UploadAPIPath  = "/api/upload/"
+)
+
+// PageFragment introduces a session id in the PC page's URL. A fragment
+// never leaves the browser (no server, proxy or log sees it), and the page
+// moves the id into local storage and clears it from the address bar.
+const PageFragment = "#s="
+
+// PageURL is the address that opens a session's PC page from base.
+func PageURL(base, sessionID string) string { return base + "/" + PageFragment + sessionID }
+
+// SessionPath is the path of a session's own routes.
+func SessionPath(sessionID string) string { return SessionsPath + "/" + sessionID }
+
+// ImagePath is the path of one image of a session (its original bytes).
+func ImagePath(sessionID, imageID string) string {
+	return SessionPath(sessionID) + "/images/" + imageID
+}
+
+// ArchivePath is the path of the zip of every original of a session.
+func ArchivePath(sessionID string) string { return SessionPath(sessionID) + "/archive.zip" }
+
+// UploadLinkPath is the path that replaces a session's upload link.
+func UploadLinkPath(sessionID string) string { return SessionPath(sessionID) + "/upload-link" }
 
 // Image describes one stored photo. Width and Height are as displayed, after
 // EXIF orientation; URL and ThumbURL are paths under the session.
@@ -34,6 +70,13 @@ type Image struct {
 	// upload token) and present everywhere else.
 	URL      string `json:"url,omitempty"`
 	ThumbURL string `json:"thumbUrl,omitempty"`
+	// DisplayURL is an image every browser shows: the original, or a JPEG
+	// rendition for formats browsers do not draw (HEIC).
+	DisplayURL string `json:"displayUrl,omitempty"`
+	// Upload is the opaque id of the upload that brought the image, the
+	// one its `upload` progress events carried, so a page can swap its
+	// placeholder for the photo.
+	Upload string `json:"upload,omitempty"`
 }
 
 // UploadResult answers POST /api/upload/{token}. Duplicate lists the ids of
@@ -50,7 +93,24 @@ const (
 	EventImage    = "image"
 	EventRemoved  = "removed"
 	EventExpired  = "expired"
+	// EventUpload is live news of a file a phone is sending: no id, never
+	// replayed (UploadProgress).
+	EventUpload = "upload"
+	// EventSession carries the session's own fields (a Session without
+	// images) when they change: a new upload link, or ExpiresAt moved.
+	EventSession = "session"
 )
+
+// UploadProgress is the data of an upload event: how much of a file has
+// arrived, or, once it failed, why (Error set). Total is 0 when the phone
+// did not say how long the upload is.
+type UploadProgress struct {
+	Upload   string       `json:"upload"`
+	Name     string       `json:"name"`
+	Received int64        `json:"received"`
+	Total    int64        `json:"total"`
+	Error    *ErrorDetail `json:"error,omitempty"`
+}
 
 // Snapshot is the data of a snapshot event: the whole gallery at one point
 // of the event log, so that the events after it apply cleanly.

@@ -1,4 +1,8 @@
-package watch
+// Package photoname makes file names from the names phones send: safe to
+// create on any common system, and unique in a folder or an archive. The
+// watch command, the archive download and --save-to all name files
+// through it, so a photo is called the same wherever it lands.
+package photoname
 
 import (
 	"strconv"
@@ -35,7 +39,7 @@ var windowsReserved = map[string]bool{
 	"CON": true, "PRN": true, "AUX": true, "NUL": true, "CONIN$": true, "CONOUT$": true,
 }
 
-// SafeName turns an image's name, as the phone sent it, into a file name
+// Safe turns an image's name, as the phone sent it, into a file name
 // that is safe to create in the watched folder on any common system:
 //
 //   - only the last path element is kept (both / and \ separate), so a name
@@ -56,8 +60,8 @@ var windowsReserved = map[string]bool{
 //     extension).
 //
 // The same input always gives the same output; uniqueness in the folder is
-// not its job (see numbered).
-func SafeName(name, contentType string) string {
+// not its job (see Numbered).
+func Safe(name, contentType string) string {
 	name = strings.ToValidUTF8(name, "_")
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
@@ -65,7 +69,7 @@ func SafeName(name, contentType string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
-		case isInvisible(r):
+		case IsInvisible(r):
 			// dropped
 		case unicode.IsControl(r), r == utf8.RuneError, strings.ContainsRune(`<>:"/\|?*`, r):
 			b.WriteByte('_')
@@ -131,10 +135,10 @@ func windowsReservedStem(stem string) bool {
 	return false
 }
 
-// isInvisible reports the formatting characters that change how a name is
+// IsInvisible reports the formatting characters that change how a name is
 // displayed without showing: bidirectional controls, zero-width characters
 // and the byte order mark.
-func isInvisible(r rune) bool {
+func IsInvisible(r rune) bool {
 	switch {
 	case r >= 0x200B && r <= 0x200F, // zero width space/joiners, LRM, RLM
 		r >= 0x202A && r <= 0x202E, // bidi embeddings and overrides
@@ -156,10 +160,10 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// numbered returns the i-th candidate for name: the name itself for 1,
+// Numbered returns the i-th candidate for name: the name itself for 1,
 // then "stem (2).ext", "stem (3).ext"… as file managers do. The result
 // stays within MaxNameBytes + len(" (N)").
-func numbered(name string, i int) string {
+func Numbered(name string, i int) string {
 	if i <= 1 {
 		return name
 	}

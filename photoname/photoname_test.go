@@ -1,19 +1,14 @@
-package watch
+package photoname
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
-
-	"qrsync/api"
-	"qrsync/internal/apptest"
 )
 
-func TestSafeName(t *testing.T) {
+func TestSafe(t *testing.T) {
 	long := strings.Repeat("é", 150) // 300 bytes
 	for _, tc := range []struct {
 		name, in, ct, want string
@@ -62,13 +57,13 @@ func TestSafeName(t *testing.T) {
 		{"cut leaves dots", strings.Repeat("a", 195) + "....." + "x", "image/png", strings.Repeat("a", 195) + ".png"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := SafeName(tc.in, tc.ct)
+			got := Safe(tc.in, tc.ct)
 			if got != tc.want {
-				t.Errorf("SafeName(%q, %q) = %q, want %q", tc.in, tc.ct, got, tc.want)
+				t.Errorf("Safe(%q, %q) = %q, want %q", tc.in, tc.ct, got, tc.want)
 			}
 			checkSafe(t, got)
-			if again := SafeName(got, tc.ct); again != got {
-				t.Errorf("not stable: SafeName(%q) = %q", got, again)
+			if again := Safe(got, tc.ct); again != got {
+				t.Errorf("not stable: Safe(%q) = %q", got, again)
 			}
 		})
 	}
@@ -93,21 +88,21 @@ func checkSafe(t *testing.T, name string) {
 		t.Errorf("%q: a Windows device name", name)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isInvisible(r) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || IsInvisible(r) {
 			t.Errorf("%q: control or invisible character %U", name, r)
 		}
 	}
 }
 
-// FuzzSafeName checks the invariants on any input, and that the name can
+// FuzzSafe checks the invariants on any input, and that the name can
 // really be created as a file in a folder, and lands in that folder.
-func FuzzSafeName(f *testing.F) {
+func FuzzSafe(f *testing.F) {
 	for _, s := range []string{"", "a.jpg", "../x", `..\..\x.png`, "CON", "\x00", ".", "a\u202E", strings.Repeat("ü", 200)} {
 		f.Add(s, "image/jpeg")
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, in, ct string) {
-		name := SafeName(in, ct)
+		name := Safe(in, ct)
 		checkSafe(t, name)
 		p := filepath.Join(dir, name)
 		if filepath.Dir(p) != dir {
@@ -133,62 +128,12 @@ func TestNumbered(t *testing.T) {
 		{"a.b.png", 2, "a.b (2).png"},
 		{"_CON.png", 2, "_CON (2).png"},
 	} {
-		if got := numbered(tc.name, tc.i); got != tc.want {
-			t.Errorf("numbered(%q, %d) = %q, want %q", tc.name, tc.i, got, tc.want)
+		if got := Numbered(tc.name, tc.i); got != tc.want {
+			t.Errorf("Numbered(%q, %d) = %q, want %q", tc.name, tc.i, got, tc.want)
 		}
 	}
-	long := SafeName(strings.Repeat("x", 400), "image/jpeg")
-	if n := numbered(long, maxCandidates); len(n) > 255 {
-		t.Errorf("numbered name of %d bytes: over what file systems allow", len(n))
-	}
-}
-
-// TestUniqueNames: photos sent under one name, and names that differ only
-// in case, each get their own file, numbered in arrival order.
-func TestUniqueNames(t *testing.T) {
-	app := startServer(t)
-	s := app.NewSession()
-	dir := t.TempDir()
-	w := startWatcher(t, Config{SessionURL: sessionURL(app.Base, s), Dir: dir, Fetcher: newFetcher(t)})
-	eventually(t, 20*time.Second, "the first snapshot", func() bool { return w.rec.count(ReportSynced) == 1 })
-	// An existing stranger takes the first name.
-	os.WriteFile(filepath.Join(dir, "dup.png"), []byte("mine"), 0o600)
-	names := []string{"dup.png", "dup.png", "DUP.png", "sub/dup.png", "dup (2).png"}
-	for i, n := range names {
-		_, data := apptest.Photo(t, 2*i) // even: PNG
-		app.MustUpload(s, n, data)
-	}
-	eventually(t, 20*time.Second, "five photos", func() bool { return w.rec.count(ReportSaved) == len(names) })
-	var got []string
-	for _, r := range w.rec.of(ReportSaved) {
-		got = append(got, r.File)
-	}
-	// Where the file system ignores case, "DUP.png" collides as well; both
-	// outcomes are unique names.
-	want := []string{"dup (2).png", "dup (3).png", "DUP.png", "dup (4).png", "dup (2) (2).png"}
-	if exists(filepath.Join(dir, "dup.PNG")) { // case-insensitive
-		want = []string{"dup (2).png", "dup (3).png", "DUP (4).png", "dup (5).png", "dup (2) (2).png"}
-	}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("names %q, want %q", got, want)
-	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "dup.png")); string(b) != "mine" {
-		t.Error("the stranger's file was overwritten")
-	}
-}
-
-func TestReportDisplaysNamesSafely(t *testing.T) {
-	for _, tc := range []struct {
-		r    Report
-		want string
-	}{
-		{Report{Kind: ReportSaved, File: "Été 1.jpg"}, "saved Été 1.jpg"},
-		{Report{Kind: ReportRetry, Image: api.Image{Name: "a\x1b]0;pwned\x07.jpg"}, Err: errors.New("EOF")}, `retrying "a\x1b]0;pwned\a.jpg": EOF`},
-		{Report{Kind: ReportSkipped, Image: api.Image{Name: "x\u202Egnp.exe"}}, `skipped "x\u202egnp.exe": no longer on the server`},
-		{Report{Kind: ReportKept, File: "a\nb.jpg"}, `kept "a\nb.jpg" (removed from the session)`},
-	} {
-		if got := tc.r.String(); got != tc.want {
-			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
-		}
+	long := Safe(strings.Repeat("x", 400), "image/jpeg")
+	if n := Numbered(long, 99999); len(n) > 255 {
+		t.Errorf("Numbered name of %d bytes: over what file systems allow", len(n))
 	}
 }

@@ -52,7 +52,7 @@ func statusOf(err error) (int, string, string) {
 	case errors.Is(err, errTooMany):
 		return http.StatusTooManyRequests, api.CodeTooMany, messageOf(err, "Too many requests: wait a moment and try again.")
 	case errors.Is(err, storage.ErrExpired):
-		return http.StatusGone, api.CodeExpired, "This session has ended: scan a new QR code."
+		return http.StatusGone, api.CodeExpired, messageOf(err, "This session has ended: scan a new QR code.")
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, api.CodeNotFound, "Not found: the link may be wrong or the session may have ended."
 	case errors.Is(err, errBadRequest):

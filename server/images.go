@@ -13,9 +13,37 @@ import (
 	"qrsync/storage"
 )
 
+// StoredImage is a photo just stored, as Config.OnImage hears of it.
+type StoredImage struct {
+	// Session is the session it was stored in, as the upload found it.
+	Session storage.Session
+	// Image is its catalog entry.
+	Image api.Image
+	blobs storage.BlobStore
+}
+
+// Open reads the stored original.
+func (si StoredImage) Open(ctx context.Context) (storage.Blob, error) {
+	return si.blobs.Open(ctx, originalKey(si.Session.ID, si.Image.ID))
+}
+
 // original serves the stored bytes with their real content type, shown
 // inline (the PC page opens them in a tab) under the uploaded file name.
 func (s *Server) original(ctx context.Context, c *app.RequestContext) {
+	sid, iid := c.Param("id"), c.Param("image")
+	img, err := s.image(ctx, c, sid, iid)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": img.Name}))
+	s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType, `"`+iid+`"`)
+}
+
+// display serves an image every browser shows. Every format stored today
+// is one, so that is the original, inline; a format browsers do not draw
+// would get a rendition here.
+func (s *Server) display(ctx context.Context, c *app.RequestContext) {
 	sid, iid := c.Param("id"), c.Param("image")
 	img, err := s.image(ctx, c, sid, iid)
 	if err != nil {

@@ -42,23 +42,32 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 		c.Response.Header.Set("Cache-Control", "no-store")
 		s.serveAsset(c, "upload.html")
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
-		status, _, _ := statusOf(err)
+		// A mistyped link and an ended one call for different things: a
+		// closer look at the address, or the code the computer shows now.
+		status, _, msg := statusOf(err)
+		page := deadLink{Title: "This link has ended", Message: msg}
+		if status == http.StatusNotFound {
+			page = deadLink{Title: "This link was not found", Message: "Check the address, or scan the QR code on the computer again."}
+		}
 		c.Response.Header.Set("Cache-Control", "no-store")
 		var b strings.Builder
-		deadLinkPage.Execute(&b, nil)
+		deadLinkPage.Execute(&b, page)
 		c.Data(status, "text/html; charset=utf-8", []byte(b.String()))
 	default:
 		s.writeError(c, err)
 	}
 }
 
+// deadLink is what the page for a link that takes no photos says.
+type deadLink struct{ Title, Message string }
+
 var deadLinkPage = template.Must(template.New("dead").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>qrsync — link expired</title><link rel="stylesheet" href="/static/theme.css">
+<title>qrsync — {{.Title}}</title><link rel="stylesheet" href="/static/theme.css">
 <link rel="stylesheet" href="/static/upload.css"></head>
-<body><main class="dead-link"><h1>This link has expired</h1>
-<p>Scan the QR code on the computer again.</p></main></body></html>
+<body><main class="dead-link"><h1>{{.Title}}</h1>
+<p>{{.Message}}</p></main></body></html>
 `))
 
 // static serves web/static. The wasm client is served gzipped when the

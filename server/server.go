@@ -29,7 +29,16 @@ import (
 // Defaults that protect the machine (DESIGN §7). They are named here so the
 // command line, the docs and the tests all speak of the same numbers.
 const (
-	DefaultSessionTTL      = time.Hour
+	// DefaultUploadTTL is how long an upload link (the QR code) takes
+	// photos; the page makes a new one on request.
+	DefaultUploadTTL = time.Hour
+	// DefaultKeep is how long photos are kept after a session's last
+	// activity: an upload, or a viewer connected.
+	DefaultKeep = 7 * 24 * time.Hour
+	// DefaultTombstone is how long an ended session keeps answering 410
+	// rather than 404, across restarts: long enough for a page left open
+	// over a weekend, or an old printed code, to say "ended".
+	DefaultTombstone       = 7 * 24 * time.Hour
 	DefaultMaxFileSize     = 50 << 20
 	DefaultMaxPixels       = 100_000_000
 	DefaultMaxImages       = 500
@@ -38,8 +47,9 @@ const (
 	// DefaultKeepAlive is below the 20 s the design promises so that a
 	// comment still goes out in time when the wait wakes a little late.
 	DefaultKeepAlive = 15 * time.Second
-	// DefaultSweepEvery is how often ended sessions are looked for.
-	DefaultSweepEvery = time.Minute
+	// DefaultSweepEvery is how often ended sessions are looked for: an
+	// ended session's photos are gone within seconds (DESIGN §3).
+	DefaultSweepEvery = 5 * time.Second
 	// DefaultStreamWriteTimeout is how long a stream write may stall
 	// before its viewer is cut off; it reconnects and catches up.
 	DefaultStreamWriteTimeout = 30 * time.Second
@@ -60,8 +70,17 @@ type Config struct {
 	// PublicURLs are the base URLs a phone may reach the server at, best
 	// first. The first one goes into QR codes unless the page picks another.
 	PublicURLs []string
-	// SessionTTL is how long a session lives after it is created.
-	SessionTTL time.Duration
+	// UploadTTL is how long an upload link takes photos.
+	UploadTTL time.Duration
+	// Keep is how long a session and its photos live after its last
+	// activity (an upload, or a viewer connected).
+	Keep time.Duration
+	// Tombstone is how long an ended session answers 410.
+	Tombstone time.Duration
+	// OnImage, when set, is told of every photo stored, after its image
+	// event: the command prints a line and writes --save-to copies. It
+	// runs on the upload's goroutine, so it must not block for long.
+	OnImage func(ctx context.Context, stored StoredImage)
 	// MaxFileSize bounds one uploaded file, in bytes.
 	MaxFileSize int64
 	// MaxPixels bounds width×height, checked from the header before decoding.
@@ -110,6 +129,8 @@ type Config struct {
 	// OrphanGrace is how old a blob no image owns must be before it is
 	// removed (DefaultOrphanGrace).
 	OrphanGrace time.Duration
+	// News carries upload progress to the streams; nil means in-process.
+	News News
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
@@ -127,7 +148,9 @@ func (c *Config) applyDefaults() error {
 		}
 		c.PublicURLs[i] = strings.TrimRight(u, "/")
 	}
-	setDefault(&c.SessionTTL, DefaultSessionTTL)
+	setDefault(&c.UploadTTL, DefaultUploadTTL)
+	setDefault(&c.Keep, DefaultKeep)
+	setDefault(&c.Tombstone, DefaultTombstone)
 	setDefault(&c.MaxFileSize, DefaultMaxFileSize)
 	setDefault(&c.MaxPixels, DefaultMaxPixels)
 	setDefault(&c.MaxImages, DefaultMaxImages)
@@ -144,7 +167,7 @@ func (c *Config) applyDefaults() error {
 	setDefault(&c.MissesPerMinute, DefaultMissesPerMinute)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&c.OrphanGrace, DefaultOrphanGrace)
-	if c.StreamWriteTimeout < 0 || c.SessionTTL < 0 || c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxImages < 0 ||
+	if c.StreamWriteTimeout < 0 || c.UploadTTL < 0 || c.Keep < 0 || c.Tombstone < 0 || c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxImages < 0 ||
 		c.MaxSessionBytes < 0 || c.ThumbWorkers < 0 || c.Retry < 0 || c.KeepAlive < 0 || c.SweepEvery < 0 ||
 		c.DecodeMemory < 0 || c.MaxSessions < 0 || c.SessionsPerMinute < 0 || c.UploadsPerAddress < 0 ||
 		c.MissesPerMinute < 0 || c.MaxConns < 0 || c.MaxConnsPerAddress < 0 || c.HeaderTimeout < 0 || c.ShutdownGrace < 0 || c.OrphanGrace < 0 {
@@ -175,6 +198,7 @@ type Server struct {
 	decode chan struct{} // semaphore: the bounded decoding pool
 	budget *decodeBudget // the memory all decodes share
 	hosts  *hostGuard
+	news   News
 
 	sessionRate *windowCounter   // sessions opened, per address
 	misses      *windowCounter   // unknown ids and tokens, per address
@@ -209,12 +233,16 @@ func New(cfg Config, blobs storage.BlobStore, cat storage.Catalog) (*Server, err
 		decode:      make(chan struct{}, cfg.ThumbWorkers),
 		budget:      newDecodeBudget(cfg.DecodeMemory),
 		hosts:       newHostGuard(cfg.PublicURLs, cfg.AllowHosts),
+		news:        cfg.News,
 		sessionRate: newWindowCounter(cfg.SessionsPerMinute),
 		misses:      newWindowCounter(cfg.MissesPerMinute),
 		uploadsByIP: newInFlightCounter(cfg.UploadsPerAddress),
 		diskFullLog: logLimiter{every: time.Minute},
 		life:        life,
 		shutdown:    shutdown,
+	}
+	if s.news == nil {
+		s.news = newLocalNews()
 	}
 	s.metrics = newMetrics(s)
 	return s, nil
@@ -371,10 +399,13 @@ func (s *Server) Routes(e *route.Engine) {
 	e.POST("/api/sessions", s.createSession)
 	get("/api/sessions/:id", s.getSession)
 	e.DELETE("/api/sessions/:id", s.deleteSession)
+	e.POST("/api/sessions/:id/upload-link", s.renewUploadLink)
+	get("/api/sessions/:id/archive.zip", s.archive)
 	get("/api/sessions/:id/qr.png", s.qrCode)
 	get("/api/sessions/:id/events", s.events)
 	get("/api/sessions/:id/images/:image", s.original)
 	get("/api/sessions/:id/images/:image/thumb", s.thumbnail)
+	get("/api/sessions/:id/images/:image/display", s.display)
 	e.DELETE("/api/sessions/:id/images/:image", s.deleteImage)
 	e.POST("/api/upload/:token", s.upload)
 }

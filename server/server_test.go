@@ -150,13 +150,14 @@ func TestDeleteSessionEndsStream(t *testing.T) {
 	if files := blobFiles(a.DataDir); len(files) != 0 {
 		t.Errorf("blobs left after delete: %v", files)
 	}
+	// Ended, not unknown: 410 (the ended-session tests check the rest).
 	resp, _ = a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("GET deleted session: %d, want 404", resp.StatusCode)
+	if resp.StatusCode != http.StatusGone {
+		t.Errorf("GET deleted session: %d, want 410", resp.StatusCode)
 	}
 	resp, _ = a.Do(http.MethodGet, s.EventsURL, nil, "")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("stream of deleted session: %d, want 404", resp.StatusCode)
+	if resp.StatusCode != http.StatusGone {
+		t.Errorf("stream of deleted session: %d, want 410", resp.StatusCode)
 	}
 }
 
@@ -188,7 +189,7 @@ func TestDeleteImageSendsRemoved(t *testing.T) {
 // A session that runs out of time ends its stream with expired, and is
 // 410 afterwards.
 func TestSessionExpires(t *testing.T) {
-	a := apptest.Start(t, server.Config{SessionTTL: 700 * time.Millisecond})
+	a := apptest.Start(t, server.Config{Keep: 700 * time.Millisecond})
 	s := a.NewSession()
 	sub := a.Subscribe(s, "")
 	sub.Next()

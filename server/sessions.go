@@ -36,13 +36,14 @@ func newSecret() string {
 }
 
 func (s *Server) sessionJSON(sess storage.Session, base string) api.Session {
-	p := sessionPath(sess.ID)
+	p := api.SessionPath(sess.ID)
 	return api.Session{
-		ID:        sess.ID,
-		UploadURL: base + "/u/" + sess.UploadToken,
-		QRURL:     p + "/qr.png",
-		EventsURL: p + "/events",
-		ExpiresAt: sess.ExpiresAt.UTC(),
+		ID:              sess.ID,
+		UploadURL:       base + api.UploadPathMark + sess.UploadToken,
+		QRURL:           p + "/qr.png",
+		EventsURL:       p + "/events",
+		UploadExpiresAt: sess.UploadExpiresAt.UTC(),
+		ExpiresAt:       sess.ExpiresAt.UTC(),
 	}
 }
 
@@ -73,18 +74,29 @@ func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
 			return
 		}
 	}
-	now := s.cfg.Now()
-	sess := storage.Session{
-		ID:          newSecret(),
-		UploadToken: newSecret(),
-		CreatedAt:   now,
-		ExpiresAt:   now.Add(s.cfg.SessionTTL),
-	}
-	if err := s.cat.CreateSession(ctx, sess); err != nil {
-		s.writeError(c, fmt.Errorf("create session: %w", err))
+	out, err := s.NewSession(ctx)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
-	writeJSON(c, http.StatusCreated, s.sessionJSON(sess, s.cfg.PublicURLs[0]))
+	writeJSON(c, http.StatusCreated, out)
+}
+
+// NewSession opens a session as POST /api/sessions does, without its
+// limits: the command opens the terminal's own session with it.
+func (s *Server) NewSession(ctx context.Context) (api.Session, error) {
+	now := s.cfg.Now()
+	sess := storage.Session{
+		ID:              newSecret(),
+		UploadToken:     newSecret(),
+		CreatedAt:       now,
+		UploadExpiresAt: now.Add(s.cfg.UploadTTL),
+		ExpiresAt:       now.Add(s.cfg.Keep),
+	}
+	if err := s.cat.CreateSession(ctx, sess); err != nil {
+		return api.Session{}, fmt.Errorf("create session: %w", err)
+	}
+	return s.sessionJSON(sess, s.cfg.PublicURLs[0]), nil
 }
 
 // session looks up the session a viewer's route names. An unknown id counts
@@ -98,14 +110,70 @@ func (s *Server) session(ctx context.Context, c *app.RequestContext, id string) 
 	return sess, err
 }
 
-// sessionByToken is session for the phone's upload token.
+// sessionByToken is session for the phone's upload token. A link that was
+// replaced by a new code, or whose time is up, is 410 while the session
+// lives on: the phone must scan the code the PC shows now.
 func (s *Server) sessionByToken(ctx context.Context, c *app.RequestContext, token string) (storage.Session, error) {
 	sess, err := s.cat.SessionByToken(ctx, token)
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return sess, s.missed(c, err)
+	case errors.Is(err, storage.ErrExpired):
+		return sess, errSessionEnded
+	case err != nil:
+		return sess, err
+	case sess.UploadToken != token:
+		return sess, errLinkReplaced
+	case !s.cfg.Now().Before(sess.UploadExpiresAt):
+		return sess, errLinkLapsed
 	}
-	return sess, err
+	return sess, nil
 }
+
+// The three ways an upload link is over, each 410 with its own advice.
+var (
+	errSessionEnded = newUserError(storage.ErrExpired, "This session has ended: open qrsync on the computer and scan its new code.")
+	errLinkReplaced = newUserError(storage.ErrExpired, "This code was replaced by a new one: scan the code the computer shows now.")
+	errLinkLapsed   = newUserError(storage.ErrExpired, "This code has expired: press \"New code\" on the computer and scan again.")
+)
+
+// renewUploadLink gives the session a new upload link; the old one then
+// answers 410. The gallery is untouched.
+func (s *Server) renewUploadLink(ctx context.Context, c *app.RequestContext) {
+	sess, err := s.session(ctx, c, c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	sess, _, err = s.cat.RenewUploadLink(ctx, sess.ID, newSecret(), s.cfg.Now().Add(s.cfg.UploadTTL))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.touch(ctx, sess)
+	writeJSON(c, http.StatusOK, s.sessionJSON(sess, s.cfg.PublicURLs[0]))
+}
+
+// touch keeps a session whose photos someone is using: its end moves to
+// Keep from now. The catalog is written (and a session event sent) only
+// when that moves it by extendStep or more, so a busy session costs a
+// write an hour, not one per request.
+func (s *Server) touch(ctx context.Context, sess storage.Session) time.Time {
+	want := s.cfg.Now().Add(s.cfg.Keep)
+	if want.Sub(sess.ExpiresAt) < s.extendStep() {
+		return sess.ExpiresAt
+	}
+	got, _, err := s.cat.ExtendSession(ctx, sess.ID, want)
+	if err != nil {
+		s.log.Debug("extend a session", "err", logSafe(err))
+		return sess.ExpiresAt
+	}
+	return got.ExpiresAt
+}
+
+// extendStep is the least move of a session's end worth writing: an hour
+// (DESIGN §4), or less when photos are kept for less than a day.
+func (s *Server) extendStep() time.Duration { return min(time.Hour, s.cfg.Keep/24) }
 
 // missed counts a miss of the caller's address and returns what to
 // answer: err itself, or 429 once the address has missed too often.
@@ -140,31 +208,33 @@ func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 	writeJSON(c, http.StatusOK, out)
 }
 
-// deleteSession ends a session now. Deleting from the catalog wakes every
-// stream of the session, which then sends expired and closes.
+// deleteSession ends a session now: its streams get expired, its links
+// and routes answer 410, and its photos are removed. A session that has
+// already ended is 410 itself.
 func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 	id := c.Param("id")
-	if _, err := s.session(ctx, c, id); err != nil && !errors.Is(err, storage.ErrExpired) {
+	if _, err := s.session(ctx, c, id); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.cat.EndSession(ctx, id); err != nil {
 		s.writeError(c, err)
 		return
 	}
 	if err := s.removeSession(ctx, id); err != nil {
-		s.writeError(c, err)
-		return
+		// Ended all the same; the sweep finishes the removal.
+		s.log.Warn("remove an ended session", "err", logSafe(err))
 	}
 	c.SetStatusCode(http.StatusNoContent)
 }
 
-// removeSession deletes the catalog entry first, so nothing can be served
-// from the session any more, then every blob under its prefix: that also
-// catches blobs of uploads that never reached the catalog.
+// removeSession removes an ended session's blobs, then its catalog data,
+// leaving the tombstone that answers 410. In that order, a removal cut
+// short (a crash, a full disk) leaves the session listed by
+// ExpiredSessions, and the next sweep, also after a restart, finishes it.
 func (s *Server) removeSession(ctx context.Context, id string) error {
-	if err := s.cat.DeleteSession(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	// List the prefix rather than ask the catalog: it no longer names the
-	// session's images (deleted just above), and it never named the blobs
-	// of an upload cut short by a crash.
+	// List the prefix rather than ask the catalog: that also catches the
+	// blobs of an upload cut short by a crash, which it never named.
 	blobs, err := s.blobs.List(ctx, sessionPrefix(id))
 	if err != nil {
 		return fmt.Errorf("list the session's blobs: %w", err)
@@ -175,6 +245,9 @@ func (s *Server) removeSession(ctx context.Context, id string) error {
 	}
 	if err := s.blobs.Delete(ctx, keys...); err != nil {
 		return fmt.Errorf("delete the session's blobs: %w", err)
+	}
+	if err := s.cat.DeleteSession(ctx, id, s.cfg.Now().Add(s.cfg.Tombstone)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
 }
@@ -210,6 +283,17 @@ func (s *Server) sweepOnce(ctx context.Context) {
 			s.log.Warn("sweep: remove an ended session", "err", logSafe(err))
 		}
 	}
+	if p, ok := s.cat.(tombstonePurger); ok {
+		if err := p.PurgeTombstones(ctx, s.cfg.Now()); err != nil {
+			s.log.Warn("sweep: purge old tombstones", "err", logSafe(err))
+		}
+	}
+}
+
+// tombstonePurger is a catalog's power to drop tombstones whose time is
+// up; a catalog whose records expire by themselves (Redis) needs none.
+type tombstonePurger interface {
+	PurgeTombstones(ctx context.Context, now time.Time) error
 }
 
 // qrCode draws the session's upload URL. With ?base= it draws it for one of
@@ -316,13 +400,6 @@ type pinger interface {
 // its disk budget is used.
 type usageReporter interface {
 	Usage() (used, limit int64)
-}
-
-// The URL layout of a session's routes, in one place.
-func sessionPath(sessionID string) string { return "/api/sessions/" + sessionID }
-
-func imagePath(sessionID, imageID string) string {
-	return sessionPath(sessionID) + "/images/" + imageID
 }
 
 // Storage keys are made here only, from server-made ids: a client's file

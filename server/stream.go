@@ -66,10 +66,13 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	defer cancel()
 	defer context.AfterFunc(s.life, cancel)()
 
+	// A viewer connected is activity: the photos are kept longer.
+	sess.ExpiresAt = s.touch(ctx, sess)
 	st := &stream{
 		s: s, w: &deadlineWriter{w: sseConn{w, c.Response.GetHijackWriter()}, conn: c.GetConn(), timeout: s.cfg.StreamWriteTimeout},
-		sessionID: id, expiresAt: sess.ExpiresAt, retry: s.cfg.Retry,
+		sess: sess, retry: s.cfg.Retry, news: newMailbox(),
 	}
+	defer s.news.Subscribe(id, st.news.deliver)()
 	err = st.run(ctx, last)
 	if errors.Is(err, errSlowViewer) {
 		s.metrics.viewerCut()
@@ -184,15 +187,16 @@ var errSlowViewer = errors.New("viewer cut off")
 
 // stream is one subscriber's position in a session's log.
 type stream struct {
-	s         *Server
-	w         eventWriter
-	sessionID string
-	expiresAt time.Time
-	retry     time.Duration // sent once, with the first message
-	last      string
+	s     *Server
+	w     eventWriter
+	sess  storage.Session // as last read or announced
+	retry time.Duration   // sent once, with the first message
+	last  string
+	news  *mailbox // live news not yet sent
 }
 
 func (st *stream) run(ctx context.Context, last string) error {
+	sessionID := st.sess.ID
 	st.last = last
 	if st.last == originID {
 		st.last = ""
@@ -203,7 +207,7 @@ func (st *stream) run(ctx context.Context, last string) error {
 		}
 	}
 	for {
-		events, err := st.s.cat.EventsAfter(ctx, st.sessionID, st.last, replayBatch)
+		events, err := st.s.cat.EventsAfter(ctx, sessionID, st.last, replayBatch)
 		if errors.Is(err, storage.ErrEventGone) {
 			// Unknown or too old to replay: start the viewer afresh.
 			err = st.snapshot(ctx)
@@ -215,13 +219,18 @@ func (st *stream) run(ctx context.Context, last string) error {
 			return st.end(err)
 		}
 		for _, ev := range events {
-			if err := st.send(ev.ID, ev.Type, ev.Data); err != nil {
+			if err := st.sendLogged(ev); err != nil {
 				return err
 			}
 			st.last = ev.ID
 		}
 		if len(events) == replayBatch {
 			continue
+		}
+		for _, data := range st.news.take() {
+			if err := st.send("", api.EventUpload, data); err != nil {
+				return err
+			}
 		}
 		if st.retry > 0 {
 			// Nothing to replay: the first message is the retry alone, which
@@ -236,20 +245,71 @@ func (st *stream) run(ctx context.Context, last string) error {
 	}
 }
 
-// wait blocks until the log may have grown, writing a keep-alive comment
-// whenever the stream has been quiet for KeepAlive. It returns
+// sendLogged sends an event of the log. A session event is the catalog's
+// record: the viewer gets it as the API's Session, with this server's
+// URLs, and the stream learns the session's new end from it.
+func (st *stream) sendLogged(ev storage.Event) error {
+	switch ev.Type {
+	case storage.EventSession:
+		var sess storage.Session
+		if err := json.Unmarshal(ev.Data, &sess); err != nil {
+			return fmt.Errorf("session event: %w", err)
+		}
+		st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
+		data, err := json.Marshal(st.s.sessionJSON(sess, st.s.cfg.PublicURLs[0]))
+		if err != nil {
+			return err
+		}
+		return st.send(ev.ID, api.EventSession, data)
+	case api.EventImage:
+		if err := st.send(ev.ID, ev.Type, ev.Data); err != nil {
+			return err
+		}
+		var img struct {
+			Upload string `json:"upload"`
+		}
+		if json.Unmarshal(ev.Data, &img) == nil {
+			st.news.completed(img.Upload)
+		}
+		return nil
+	}
+	return st.send(ev.ID, ev.Type, ev.Data)
+}
+
+// wait blocks until the log may have grown or there is news, writing a
+// keep-alive comment whenever the stream has been quiet for KeepAlive
+// (and keeping the session alive while it is watched). It returns
 // storage.ErrExpired when the session's time is up.
 func (st *stream) wait(ctx context.Context) error {
 	for {
-		untilEnd := st.expiresAt.Sub(st.s.cfg.Now())
+		untilEnd := st.sess.ExpiresAt.Sub(st.s.cfg.Now())
 		if untilEnd <= 0 {
-			return storage.ErrExpired
+			// Its end may have moved since we last looked.
+			sess, err := st.s.cat.Session(ctx, st.sess.ID)
+			if err != nil {
+				return err
+			}
+			st.sess = sess
+			continue
 		}
 		d := min(st.s.cfg.KeepAlive, untilEnd)
 		wctx, cancel := context.WithTimeout(ctx, d)
-		err := st.s.cat.Wait(wctx, st.sessionID, st.last)
+		news := make(chan struct{})
+		woke := make(chan bool, 1)
+		go func() {
+			select {
+			case <-st.news.wake:
+				woke <- true
+				cancel()
+			case <-news:
+				woke <- false
+			}
+		}()
+		err := st.s.cat.Wait(wctx, st.sess.ID, st.last)
+		close(news)
+		byNews := <-woke
 		cancel()
-		if err == nil {
+		if err == nil || byNews {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -261,6 +321,7 @@ func (st *stream) wait(ctx context.Context) error {
 		if err := st.w.WriteKeepAlive(); err != nil {
 			return err
 		}
+		st.sess.ExpiresAt = st.s.touch(ctx, st.sess)
 	}
 }
 
@@ -283,7 +344,7 @@ func (st *stream) end(err error) error {
 // socket takes it, which let a thousand viewers that never read hold
 // 600 MB. The bytes are exactly those of json.Marshal(api.Snapshot).
 func (st *stream) snapshot(ctx context.Context) error {
-	images, last, err := st.s.cat.Images(ctx, st.sessionID)
+	images, last, err := st.s.cat.Images(ctx, st.sess.ID)
 	if err != nil {
 		return err
 	}
@@ -316,7 +377,7 @@ func (st *stream) snapshot(ctx context.Context) error {
 			buf = buf[:0]
 		}
 	}
-	exp, err := json.Marshal(st.expiresAt.UTC())
+	exp, err := json.Marshal(st.sess.ExpiresAt.UTC())
 	if err != nil {
 		return err
 	}

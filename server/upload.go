@@ -123,6 +123,9 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		// them all before the next request, however many there are.
 		hangUp(c)
 	}
+	if created > 0 {
+		s.touch(ctx, sess) // an upload is activity: the photos are kept longer
+	}
 	status := http.StatusCreated
 	if created == 0 {
 		status = http.StatusOK // nothing new: every file was already there
@@ -159,7 +162,11 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 			r.discard(ctx) // what was not kept; a no-op for a kept part
 		}
 	}()
-	recvErr := s.receiveAll(ctx, sess, boundary, body, declared, &got)
+	var failing *progress // the part being received when the body failed
+	recvErr := s.receiveAll(ctx, sess, boundary, body, declared, &got, &failing)
+	if recvErr != nil && failing != nil {
+		failing.failed(recvErr)
+	}
 
 	if afterBody != nil {
 		var stop func()
@@ -169,11 +176,12 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 	var res api.UploadResult
 	created := 0
 	for _, r := range got {
-		img, dup, err := s.finish(ctx, sess.ID, r)
+		img, dup, err := s.finish(ctx, sess, r)
 		if err != nil {
+			r.news.failed(err)
 			return res, created, err
 		}
-		img.URL, img.ThumbURL = "", ""
+		img.URL, img.ThumbURL, img.DisplayURL = "", "", ""
 		res.Images = append(res.Images, img)
 		if dup {
 			res.Duplicate = append(res.Duplicate, img.ID)
@@ -192,7 +200,7 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 
 // receiveAll is ingestAll's first step: it receives the parts of body into
 // got until the body ends or a part fails.
-func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader, declared int64, got *[]*received) error {
+func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader, declared int64, got *[]*received, failing **progress) error {
 	mr := multipart.NewReader(body, boundary)
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
@@ -218,12 +226,23 @@ func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary 
 			}
 			continue
 		}
+		// The PC hears of the file from its first byte. The request's
+		// length is the file's, near enough, when it is the first part
+		// (phones send one file a request); later parts' are unknown.
+		total := int64(0)
+		if len(*got) == 0 {
+			total = declared
+		}
+		news := s.newProgress(ctx, sess.ID, displayName(part.FileName(), ""), total)
+		*failing = news
 		// On error the part is not closed: Close would read the rest of a
 		// part that may be gigabytes long before the client hears why.
-		r, err := s.receive(ctx, sess, part, declared)
+		r, err := s.receive(ctx, sess, countingReader{part, news}, part.FileName(), declared)
 		if err != nil {
 			return err
 		}
+		r.news = news
+		*failing = nil
 		part.Close()
 		*got = append(*got, r)
 		sess.Images++
@@ -357,6 +376,7 @@ type received struct {
 	decoded    bool // info and thumb are done
 	kept       bool // the catalog holds it: nothing to clean up
 	start      time.Time
+	news       *progress // what the session's viewers hear of it
 }
 
 // discard removes what a part left unless the catalog took it.
@@ -383,7 +403,7 @@ func (r *received) discard(ctx context.Context) {
 // part is decoded from storage after the body has ended (finish). So does
 // a decode that would cost far more than the bytes sent (a decompression
 // bomb): its duplicate is then known by its hash before any decode.
-func (s *Server) receive(ctx context.Context, sess storage.Session, part *multipart.Part, declared int64) (*received, error) {
+func (s *Server) receive(ctx context.Context, sess storage.Session, part io.Reader, fileName string, declared int64) (*received, error) {
 	start := time.Now()
 	limit, overErr := s.cfg.MaxFileSize, error(newUserError(errTooLarge, "That file is larger than this server accepts (%s).", humanBytes(s.cfg.MaxFileSize)))
 	if left := s.cfg.MaxSessionBytes - sess.Bytes; left < limit {
@@ -401,7 +421,7 @@ func (s *Server) receive(ctx context.Context, sess storage.Session, part *multip
 
 	id := newSecret()
 	r := &received{s: s, start: start, id: id, okey: originalKey(sess.ID, id), tkey: thumbKey(sess.ID, id),
-		name: displayName(part.FileName(), format), format: format}
+		name: displayName(fileName, format), format: format}
 	orig, err := s.blobs.Create(ctx, r.okey)
 	if err != nil {
 		return nil, fmt.Errorf("create original: %w", err)
@@ -619,7 +639,8 @@ func (f *feedReader) gaveUp() bool { return f.cut.Load() }
 // finish is ingestAll's second step for one received part: it decodes the
 // part from storage if that did not happen on the way, then records it.
 // It returns the image and whether the session already had these bytes.
-func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api.Image, bool, error) {
+func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) (api.Image, bool, error) {
+	sessionID := sess.ID
 	if !r.decoded {
 		// Known by its hash before any decode: sending the same bomb again
 		// costs the server a lookup, not a decode.
@@ -638,7 +659,7 @@ func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api
 	if err := r.thumb.Commit(); err != nil {
 		return api.Image{}, false, fmt.Errorf("store thumbnail: %w", err)
 	}
-	base := imagePath(sessionID, r.id)
+	base := api.ImagePath(sessionID, r.id)
 	img := api.Image{
 		ID:          r.id,
 		Name:        r.name,
@@ -650,6 +671,8 @@ func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api
 		CreatedAt:   s.cfg.Now().UTC(),
 		URL:         base,
 		ThumbURL:    base + "/thumb",
+		DisplayURL:  base + "/display",
+		Upload:      r.news.p.Upload,
 	}
 	stored, _, err := s.cat.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
 	if errors.Is(err, storage.ErrDuplicate) {
@@ -665,6 +688,9 @@ func (s *Server) finish(ctx context.Context, sessionID string, r *received) (api
 	r.kept = true
 	s.diskFullAt.Store(0)
 	s.metrics.uploadDone(resultCreated, r.size, time.Since(r.start))
+	if s.cfg.OnImage != nil {
+		s.cfg.OnImage(ctx, StoredImage{Session: sess, Image: stored, blobs: s.blobs})
+	}
 	return stored, false, nil
 }
 

@@ -75,7 +75,7 @@ func FuzzUpload(f *testing.F) {
 		// A fresh session now and then keeps quotas and directories small.
 		if runs%50 == 0 {
 			now := time.Now()
-			sess = storage.Session{ID: rand.Text(), UploadToken: rand.Text(), CreatedAt: now, ExpiresAt: now.Add(server.DefaultSessionTTL)}
+			sess = storage.Session{ID: rand.Text(), UploadToken: rand.Text(), CreatedAt: now, UploadExpiresAt: now.Add(server.DefaultUploadTTL), ExpiresAt: now.Add(server.DefaultKeep)}
 			if err := cat.CreateSession(ctx, sess); err != nil {
 				t.Fatal(err)
 			}

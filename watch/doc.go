@@ -45,7 +45,7 @@
 //
 // # Names
 //
-// File names come from the names the phone sent, made safe by SafeName
+// File names come from the names the phone sent, made safe by photoname.Safe
 // (no path separators, hidden or reserved names, control or invisible
 // characters; bounded length; an extension that matches the bytes), and
 // unique: a name already taken, in the folder or by another image of the

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"qrsync/photoname"
 )
 
 // maxCandidates bounds the search for a free name ("x (2).jpg", …).
@@ -164,4 +166,53 @@ func setTimes(path string, t time.Time) error {
 		return fmt.Errorf("set times of %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// SaveFile writes the bytes of r into dir as a new file named after the
+// photo's name, made safe (photoname.Safe) and unique ("x (2).jpg"), as
+// the watcher names its downloads: through a hidden temporary file that is
+// synced, given modTime, and then linked into place without ever
+// replacing a file. It creates dir if needed and returns the name used.
+// `qrsync --save-to` writes through it, so a photo saved on the server's
+// machine is named as it would be in a watched folder.
+func SaveFile(dir, name, contentType string, modTime time.Time, r io.Reader) (string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, tempPattern)
+	if err != nil {
+		return "", err
+	}
+	tmp, placed := f.Name(), false
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setTimes(tmp, modTime)
+	}
+	if err != nil {
+		return "", err
+	}
+	safe := photoname.Safe(name, contentType)
+	for i := 1; i <= maxCandidates; i++ {
+		cand := photoname.Numbered(safe, i)
+		ok, err := placeNoClobber(tmp, dir, cand)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			placed = true
+			return cand, syncDir(dir)
+		}
+	}
+	return "", fmt.Errorf("no free name like %s in %s", safe, dir)
 }

@@ -7,6 +7,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/eventsource"
+	"qrsync/photoname"
 )
 
 // ReportKind says what a Report is about.
@@ -110,7 +111,7 @@ func (r Report) String() string {
 // otherwise: an image's name comes from the phone, and a terminal must not
 // be handed its control sequences (or text that hides how it reads).
 func display(name string) string {
-	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || isInvisible(r) }) < 0 {
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || photoname.IsInvisible(r) }) < 0 {
 		return name
 	}
 	return strconv.QuoteToGraphic(name)

@@ -13,7 +13,7 @@ import (
 )
 
 // StateFile is the name of the file, in the watched folder, where a watcher
-// remembers what it has done. Its leading dot hides it; no name SafeName
+// remembers what it has done. Its leading dot hides it; no name photoname.Safe
 // makes can start with a dot, so it never collides with a photo.
 const StateFile = ".qrsync-watch.json"
 

@@ -18,6 +18,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/eventsource"
+	"qrsync/photoname"
 )
 
 // Fetcher makes the GET requests a watcher needs: the session's event
@@ -382,7 +383,7 @@ func (w *Watcher) ensure(ctx context.Context, img api.Image, eventID string) err
 		delete(w.sess.Images, img.ID) // went missing: fetch it again
 		w.dirty = true
 	}
-	name := SafeName(img.Name, img.ContentType)
+	name := photoname.Safe(img.Name, img.ContentType)
 	// Each report follows the save, so what it says is already on disk.
 	if file, ok := w.findCopy(img, name); ok {
 		w.record(img.ID, file, img.SHA256, eventID)
@@ -442,7 +443,7 @@ func (w *Watcher) findCopy(img api.Image, name string) (string, bool) {
 		return "", false
 	}
 	for i := 1; i <= maxCandidates; i++ {
-		cand := numbered(name, i)
+		cand := photoname.Numbered(name, i)
 		p := filepath.Join(w.cfg.Dir, cand)
 		if !exists(p) {
 			return "", false // the first free name ends the search
@@ -537,7 +538,7 @@ func (w *Watcher) download(ctx context.Context, img api.Image, name string) (fil
 		return "", "", local(err)
 	}
 	for i := 1; i <= maxCandidates; i++ {
-		cand := numbered(name, i)
+		cand := photoname.Numbered(name, i)
 		if _, _, owned := w.st.owner(cand); owned {
 			continue // another image's name, even if its file is away for now
 		}

@@ -23,7 +23,9 @@ type config struct {
 	Addr         string
 	Data         string
 	PublicURL    string
-	SessionTTL   time.Duration
+	UploadTTL    time.Duration
+	Keep         time.Duration
+	SaveTo       string
 	MaxFileSize  byteSize
 	MaxPixels    int64
 	MaxImages    int
@@ -70,7 +72,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	c := config{
 		Addr:        ":8080",
 		Data:        "./data",
-		SessionTTL:  server.DefaultSessionTTL,
+		UploadTTL:   server.DefaultUploadTTL,
+		Keep:        server.DefaultKeep,
 		MaxFileSize: server.DefaultMaxFileSize,
 		MaxPixels:   server.DefaultMaxPixels,
 		MaxImages:   server.DefaultMaxImages,
@@ -92,7 +95,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
 	fs.StringVar(&c.Data, "data", c.Data, "data directory for the embedded backends")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base URL put in QR codes (default: the best LAN address)")
-	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a session lives")
+	fs.DurationVar(&c.UploadTTL, "upload-ttl", c.UploadTTL, "how long an upload link (QR code) takes photos; the PC page can make a new one")
+	fs.DurationVar(&c.Keep, "keep", c.Keep, "how long photos are kept after a session's last activity")
+	fs.StringVar(&c.SaveTo, "save-to", "", "also write every photo received into this folder, a folder per session")
 	fs.Var(&c.MaxFileSize, "max-file-size", "largest accepted file (e.g. 50MiB)")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", c.MaxPixels, "largest accepted width×height")
 	fs.IntVar(&c.MaxImages, "max-images", c.MaxImages, "most images in one session")
@@ -150,8 +155,8 @@ func (c config) validate() error {
 	if c.Data == "" {
 		return errors.New("--data must name a directory")
 	}
-	if c.SessionTTL <= 0 || c.MaxFileSize <= 0 || c.MaxPixels <= 0 || c.MaxImages <= 0 || c.MaxSession <= 0 {
-		return errors.New("--session-ttl, --max-file-size, --max-pixels, --max-images and --max-session-bytes must be positive")
+	if c.UploadTTL <= 0 || c.Keep <= 0 || c.MaxFileSize <= 0 || c.MaxPixels <= 0 || c.MaxImages <= 0 || c.MaxSession <= 0 {
+		return errors.New("--upload-ttl, --keep, --max-file-size, --max-pixels, --max-images and --max-session-bytes must be positive")
 	}
 	if c.DecodeMemory <= 0 || c.MaxSessions <= 0 || c.SessionsPerMinute <= 0 || c.UploadsPerAddr <= 0 ||
 		c.MaxConns <= 0 || c.MaxConnsPerAddr <= 0 || c.HeaderTimeout <= 0 || c.ShutdownGrace < 0 || c.OrphanGrace < 0 {

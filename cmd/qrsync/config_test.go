@@ -17,13 +17,13 @@ func TestParseServe(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if c.Addr != ":8080" || c.Data != "./data" || c.MaxFileSize != 50<<20 || c.MaxImages != 500 || c.SessionTTL != time.Hour {
+			if c.Addr != ":8080" || c.Data != "./data" || c.MaxFileSize != 50<<20 || c.MaxImages != 500 || c.UploadTTL != time.Hour || c.Keep != 7*24*time.Hour {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
-		{name: "flags", args: []string{"--addr", "127.0.0.1:9000", "--max-file-size", "10MiB", "--session-ttl", "5m", "--keep-metadata"},
+		{name: "flags", args: []string{"--addr", "127.0.0.1:9000", "--max-file-size", "10MiB", "--upload-ttl", "5m", "--keep-metadata"},
 			check: func(t *testing.T, c config) {
-				if c.Addr != "127.0.0.1:9000" || c.MaxFileSize != 10<<20 || c.SessionTTL != 5*time.Minute || !c.KeepMetadata {
+				if c.Addr != "127.0.0.1:9000" || c.MaxFileSize != 10<<20 || c.UploadTTL != 5*time.Minute || !c.KeepMetadata {
 					t.Errorf("flags: %+v", c)
 				}
 			}},
@@ -45,10 +45,11 @@ func TestParseServe(t *testing.T) {
 			}
 		}},
 		{name: "bad size", args: []string{"--max-file-size", "lots"}, wantErr: "size"},
-		{name: "bad env", env: map[string]string{"QRSYNC_SESSION_TTL": "forever"}, wantErr: "QRSYNC_SESSION_TTL"},
+		{name: "bad env", env: map[string]string{"QRSYNC_KEEP": "forever"}, wantErr: "QRSYNC_KEEP"},
 		{name: "relative public url", args: []string{"--public-url", "photos.example"}, wantErr: "absolute"},
 		{name: "bad addr", args: []string{"--addr", "8080"}, wantErr: "--addr"},
-		{name: "zero ttl", args: []string{"--session-ttl", "0s"}, wantErr: "positive"},
+		{name: "zero ttl", args: []string{"--upload-ttl", "0s"}, wantErr: "positive"},
+		{name: "zero keep", args: []string{"--keep", "0s"}, wantErr: "positive"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected"},
 	}
 	for _, tt := range tests {

@@ -15,14 +15,17 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/cloudwego/hertz/pkg/common/hlog"
-	qrcode "github.com/skip2/go-qrcode"
 
+	"qrsync/api"
 	"qrsync/hertzslog"
 	"qrsync/server"
+	"qrsync/termqr"
 )
 
 func main() {
@@ -45,6 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
+	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, versionLine())
+		return nil
 	}
 	c, err := parseServe(args, getenv, stderr)
 	if err != nil {
@@ -99,7 +106,8 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	urls, reachable := c.publicURLs(ln.Addr(), tlsCfg != nil)
 	srv, err := server.New(server.Config{
 		PublicURLs:         urls,
-		SessionTTL:         c.SessionTTL,
+		UploadTTL:          c.UploadTTL,
+		Keep:               c.Keep,
 		MaxFileSize:        int64(c.MaxFileSize),
 		MaxPixels:          c.MaxPixels,
 		MaxImages:          c.MaxImages,
@@ -117,21 +125,39 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		AllowHosts:         c.AllowHosts,
 		TLS:                tlsCfg,
 		Logger:             log,
+		OnImage:            newReceiver(stdout, c.SaveTo, log).received,
 	}, blobs, cat)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	printWelcome(stdout, urls, reachable)
+	// The terminal's own session: its page URL for the PC, and its upload
+	// link as a QR code, so that a phone scanning the terminal lands on
+	// the upload page.
+	sess, err := srv.NewSession(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	printWelcome(stdout, urls, reachable, sess, c)
 	return srv.Serve(ctx, ln)
 }
 
-// printWelcome shows where to point the PC's browser, as text and as a
-// QR code drawn with block characters.
-func printWelcome(w io.Writer, urls []string, reachable bool) {
-	fmt.Fprintf(w, "\nqrsync is running. Open this on your computer:\n\n    %s/\n\n", urls[0])
-	if q, err := qrcode.New(urls[0]+"/", qrcode.Medium); err == nil {
-		fmt.Fprintln(w, q.ToSmallString(false))
+// printWelcome shows the terminal's session: the address that opens it on
+// the PC, and a QR code of its upload link drawn so that it scans on light
+// and dark terminal themes alike.
+func printWelcome(w io.Writer, urls []string, reachable bool, sess api.Session, c config) {
+	fmt.Fprintf(w, "\nqrsync is running. Scan this with your phone to send photos:\n\n")
+	if err := termqr.Write(w, sess.UploadURL); err != nil {
+		fmt.Fprintf(w, "(no QR code: %v)\n", err)
+	}
+	fmt.Fprintf(w, "\n    %s\n\n", sess.UploadURL)
+	fmt.Fprintf(w, "See them arrive on this computer:\n\n    %s\n\n", api.PageURL(urls[0], sess.ID))
+	fmt.Fprintf(w, "That address is this session's key: whoever has it can see and delete its photos.\n")
+	fmt.Fprintf(w, "The code takes photos until %s; photos are kept %s after the last activity.\n",
+		sess.UploadExpiresAt.Local().Format("15:04"), humanDuration(c.Keep))
+	if c.SaveTo != "" {
+		fmt.Fprintf(w, "Every photo received is also saved under %s.\n", c.SaveTo)
 	}
 	for _, u := range urls[1:] {
 		fmt.Fprintf(w, "Also reachable at %s/\n", u)
@@ -140,4 +166,45 @@ func printWelcome(w io.Writer, urls []string, reachable bool) {
 		fmt.Fprintln(w, "No LAN address was found: a phone cannot reach localhost. Use --public-url to say where it can.")
 	}
 	fmt.Fprintln(w, "Press Ctrl+C to stop.")
+}
+
+// humanDuration says a duration as a person would: "7 days", "2h0m0s".
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		if n := d / (24 * time.Hour); n == 1 {
+			return "1 day"
+		} else {
+			return fmt.Sprintf("%d days", n)
+		}
+	}
+	return d.String()
+}
+
+// versionLine is what --version prints: the module version when built
+// from a tagged module, and the commit when built from a checkout.
+func versionLine() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev
+		if dirty {
+			v += "+changes"
+		}
+	}
+	return "qrsync " + v + " " + runtime.Version()
 }

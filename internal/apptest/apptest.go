@@ -307,6 +307,16 @@ type Stream struct {
 	mu       sync.Mutex
 	retry    time.Duration
 	hasRetry bool
+	news     []eventsource.Event // upload events, kept apart (see News)
+}
+
+// News returns the upload events read so far. They are live news with no
+// id, interleaved with the log's events by timing alone, so Next skips
+// them and tests that want them read them here.
+func (s *Stream) News() []eventsource.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]eventsource.Event(nil), s.news...)
 }
 
 // Subscribe opens s's event stream; a lastEventID other than "" asks to
@@ -346,6 +356,11 @@ func (c *Client) Subscribe(s api.Session, lastEventID string) *Stream {
 			}
 			st.mu.Lock()
 			st.retry, st.hasRetry = dec.Retry()
+			if ev.Type == api.EventUpload {
+				st.news = append(st.news, ev)
+				st.mu.Unlock()
+				continue
+			}
 			st.mu.Unlock()
 			st.events <- ev
 		}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"qrsync/api"
+)
+
+// News carries live news of a session (upload progress) to its streams, on
+// this instance or every instance that shares the backends. It is lossy by
+// design: news is never stored or replayed, and a stream that is behind
+// keeps only the latest word of each upload. Config.News names one; nil
+// means in-process, which is right for a single instance.
+type News interface {
+	// Publish hands data (an api.UploadProgress as JSON) to the session's
+	// subscribers. It never waits for them.
+	Publish(ctx context.Context, sessionID string, data []byte) error
+	// Subscribe calls deliver with every piece of news of the session
+	// until cancel is called. deliver must not block.
+	Subscribe(sessionID string, deliver func(data []byte)) (cancel func())
+}
+
+// localNews is News within one process.
+type localNews struct {
+	mu   sync.Mutex
+	subs map[string]map[*func([]byte)]struct{} // session id → deliver functions
+}
+
+func newLocalNews() *localNews {
+	return &localNews{subs: map[string]map[*func([]byte)]struct{}{}}
+}
+
+func (n *localNews) Publish(_ context.Context, sessionID string, data []byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for d := range n.subs[sessionID] {
+		(*d)(data)
+	}
+	return nil
+}
+
+func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
+	d := &deliver
+	n.mu.Lock()
+	if n.subs[sessionID] == nil {
+		n.subs[sessionID] = map[*func([]byte)]struct{}{}
+	}
+	n.subs[sessionID][d] = struct{}{}
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		delete(n.subs[sessionID], d)
+		if len(n.subs[sessionID]) == 0 {
+			delete(n.subs, sessionID)
+		}
+	}
+}
+
+// mailbox is one stream's news not yet sent: the latest word of each
+// upload, in the order the uploads began. A viewer that reads slowly
+// therefore holds at most mailboxUploads small entries, never a queue.
+type mailbox struct {
+	mu      sync.Mutex
+	latest  map[string][]byte // upload → its latest news
+	order   []string          // uploads with news, oldest first
+	done    map[string]bool   // uploads whose image was sent: late news is dropped
+	doneFIF []string
+	wake    chan struct{} // has a value when there is news
+}
+
+// mailboxUploads bounds the uploads a mailbox remembers, pending or done.
+const mailboxUploads = 64
+
+func newMailbox() *mailbox {
+	return &mailbox{latest: map[string][]byte{}, done: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// deliver is the News callback: it keeps data as its upload's latest word.
+func (m *mailbox) deliver(data []byte) {
+	var p api.UploadProgress
+	if json.Unmarshal(data, &p) != nil || p.Upload == "" {
+		return
+	}
+	m.mu.Lock()
+	if m.done[p.Upload] {
+		m.mu.Unlock()
+		return
+	}
+	if _, ok := m.latest[p.Upload]; !ok {
+		if len(m.order) == mailboxUploads {
+			delete(m.latest, m.order[0])
+			m.order = m.order[1:]
+		}
+		m.order = append(m.order, p.Upload)
+	}
+	m.latest[p.Upload] = data
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the pending news, oldest upload first, and empties the box.
+func (m *mailbox) take() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([][]byte, 0, len(m.order))
+	for _, u := range m.order {
+		out = append(out, m.latest[u])
+	}
+	clear(m.latest)
+	m.order = m.order[:0]
+	return out
+}
+
+// completed drops an upload's pending news once its image was sent, and
+// any that comes later: a progress tile must not come back after the photo.
+func (m *mailbox) completed(upload string) {
+	if upload == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.latest[upload]; ok {
+		delete(m.latest, upload)
+		for i, u := range m.order {
+			if u == upload {
+				m.order = append(m.order[:i], m.order[i+1:]...)
+				break
+			}
+		}
+	}
+	if !m.done[upload] {
+		if len(m.doneFIF) == mailboxUploads {
+			delete(m.done, m.doneFIF[0])
+			m.doneFIF = m.doneFIF[1:]
+		}
+		m.done[upload] = true
+		m.doneFIF = append(m.doneFIF, upload)
+	}
+}
+
+// progressEvery is the least time between two progress reports of one
+// file: at most 4 a second (DESIGN §4).
+const progressEvery = 250 * time.Millisecond
+
+// newUploadID names one file's upload in its news and its image. It is not
+// a secret (viewers see it), only unique.
+func newUploadID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// progress reports one file's upload as it arrives.
+type progress struct {
+	s         *Server
+	ctx       context.Context
+	sessionID string
+	p         api.UploadProgress
+	last      time.Time
+}
+
+func (s *Server) newProgress(ctx context.Context, sessionID, name string, total int64) *progress {
+	pr := &progress{s: s, ctx: ctx, sessionID: sessionID,
+		p: api.UploadProgress{Upload: newUploadID(), Name: name, Total: max(total, 0)}}
+	pr.publish()
+	return pr
+}
+
+// add counts n more bytes received, reporting them if the last report is
+// old enough.
+func (pr *progress) add(n int) {
+	pr.p.Received += int64(n)
+	if pr.p.Total > 0 && pr.p.Received > pr.p.Total {
+		pr.p.Total = pr.p.Received
+	}
+	if time.Since(pr.last) >= progressEvery {
+		pr.publish()
+	}
+}
+
+// failed reports why the file was refused, in the words the phone hears.
+func (pr *progress) failed(err error) {
+	_, code, msg := statusOf(err)
+	pr.p.Error = &api.ErrorDetail{Code: code, Message: msg}
+	pr.publish()
+}
+
+func (pr *progress) publish() {
+	pr.last = time.Now()
+	data, err := json.Marshal(pr.p)
+	if err != nil {
+		return
+	}
+	if err := pr.s.news.Publish(context.WithoutCancel(pr.ctx), pr.sessionID, data); err != nil {
+		pr.s.log.Debug("publish upload progress", "err", logSafe(err))
+	}
+}
+
+// countingReader tells pr of every byte read through it.
+type countingReader struct {
+	r  io.Reader
+	pr *progress
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.pr.add(n)
+	}
+	return n, err
+}
