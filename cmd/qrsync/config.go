@@ -26,6 +26,7 @@ type config struct {
 	UploadTTL    time.Duration
 	Keep         time.Duration
 	SaveTo       string
+	Version      bool
 	MaxFileSize  byteSize
 	MaxPixels    int64
 	MaxImages    int
@@ -105,7 +106,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.KeepMetadata, "keep-metadata", false, "keep GPS and other location tags in stored originals")
 	fs.StringVar(&c.Blob, "blob", "", "blob store URL (default: files under --data)")
 	fs.StringVar(&c.Catalog, "catalog", "", "catalog URL (default: bbolt under --data)")
-	fs.Var(&c.DecodeMemory, "decode-memory", "one memory budget for all decodes at once (default: a quarter of the machine's memory, at most 2GiB)")
+	fs.Var(&c.DecodeMemory, "decode-memory", "one memory budget for all decodes at once; the default is a quarter of this machine's memory, at most 2GiB")
 	fs.Var(&c.MaxDisk, "max-disk", "bytes the stored photos may take (default: keep 1GiB of the disk free)")
 	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "most sessions held at once")
 	fs.IntVar(&c.SessionsPerMinute, "sessions-per-minute", c.SessionsPerMinute, "most sessions one address may open in a minute")
@@ -119,6 +120,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate file (PEM), with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: qrsync [serve] [flags]\n       qrsync watch [--delete] [--quiet] <session-url> <dir>  (qrsync watch -h says more)\n\nEvery serve flag also reads %s<NAME>, e.g. %s.\n\n", envPrefix, envName("max-file-size"))
 		fs.PrintDefaults()

@@ -49,13 +49,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
-	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
-		fmt.Fprintln(stdout, versionLine())
-		return nil
-	}
 	c, err := parseServe(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if c.Version {
+		fmt.Fprintln(stdout, versionLine())
+		return nil
 	}
 	return serve(ctx, c, stdout, stderr)
 }
