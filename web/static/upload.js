@@ -224,7 +224,8 @@
       setState(it, "done", dup ? "Already there" : "Received");
       if (dup) it.row.classList.add("duplicate");
     } else if (status === 404 || status === 410) {
-      expire();
+      // The server says why: replaced by a new code, expired, or ended.
+      expire(data && data.error && data.error.message);
     } else if (status === -1) {
       if (!expired) setState(it, "error", "Stopped");
     } else if (status >= 400 && status < 500) {
@@ -251,10 +252,10 @@
     refresh();
   }
 
-  function expire() {
+  function expire(why) {
     if (expired) return;
     expired = true;
-    say(EXPIRED_TEXT);
+    say(why || EXPIRED_TEXT);
     document.body.classList.add("expired");
     hint.hidden = true;
     filesInput.disabled = true;
