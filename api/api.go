@@ -102,14 +102,17 @@ const (
 )
 
 // UploadProgress is the data of an upload event: how much of a file has
-// arrived, or, once it failed, why (Error set). Total is 0 when the phone
-// did not say how long the upload is.
+// arrived; once it failed, why (Error set); or, when the session already
+// held the same bytes, which image it is (Duplicate set), since then no
+// image event follows. Total is 0 when the phone did not say how long
+// the upload is.
 type UploadProgress struct {
-	Upload   string       `json:"upload"`
-	Name     string       `json:"name"`
-	Received int64        `json:"received"`
-	Total    int64        `json:"total"`
-	Error    *ErrorDetail `json:"error,omitempty"`
+	Upload    string       `json:"upload"`
+	Name      string       `json:"name"`
+	Received  int64        `json:"received"`
+	Total     int64        `json:"total"`
+	Error     *ErrorDetail `json:"error,omitempty"`
+	Duplicate string       `json:"duplicate,omitempty"`
 }
 
 // Snapshot is the data of a snapshot event: the whole gallery at one point

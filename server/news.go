@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"sync"
 	"time"
@@ -188,6 +189,22 @@ func (pr *progress) add(n int) {
 	}
 }
 
+// duplicate reports that the file was one the session already holds, as
+// imageID: no image event follows, so the PC drops its placeholder.
+func (pr *progress) duplicate(imageID string) {
+	pr.p.Duplicate = imageID
+	pr.publish()
+}
+
+// ended reports the file's last byte, so the PC's bar reaches its end: the
+// request's length counted the form's framing too. It keeps to the rate.
+func (pr *progress) ended() {
+	pr.p.Total = pr.p.Received
+	if time.Since(pr.last) >= progressEvery {
+		pr.publish()
+	}
+}
+
 // failed reports why the file was refused, in the words the phone hears.
 func (pr *progress) failed(err error) {
 	_, code, msg := statusOf(err)
@@ -216,6 +233,9 @@ func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if n > 0 {
 		c.pr.add(n)
+	}
+	if errors.Is(err, io.EOF) {
+		c.pr.ended()
 	}
 	return n, err
 }

@@ -158,6 +158,19 @@ func TestUploadNews(t *testing.T) {
 		t.Errorf("failure news %+v, the phone heard %+v", failed, phone.Error)
 	}
 
+	// The same photo again: no image event will follow, so the news says
+	// which image it already is.
+	if status, answer, err := a.Upload(s, "again.jpg", photo); err != nil || status != http.StatusOK {
+		t.Fatalf("duplicate: %d %s %v", status, answer, err)
+	}
+	var dup api.UploadProgress
+	for dup.Duplicate == "" {
+		mustJSON(t, []byte(nextOf(t, events, api.EventUpload).Data), &dup)
+	}
+	if dup.Duplicate != img.ID || dup.Name != "again.jpg" {
+		t.Errorf("duplicate news %+v, want image %s", dup, img.ID)
+	}
+
 	// News is never replayed: a viewer reconnecting after the image gets
 	// the log's events only.
 	resumed := a.Subscribe(s, "0")

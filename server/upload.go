@@ -650,6 +650,8 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 			}
 			dup.Name = r.name
 			s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
+			r.news.duplicate(dup.ID)
+			dup.Upload = ""
 			return *dup, true, nil
 		}
 		if err := s.decodeStored(ctx, r); err != nil {
@@ -680,6 +682,8 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 		// which someone else stored the same bytes.
 		stored.Name = r.name
 		s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
+		r.news.duplicate(stored.ID)
+		stored.Upload = ""
 		return stored, true, nil // our copy is removed by discard
 	}
 	if err != nil {
@@ -806,9 +810,12 @@ func displayName(name string, f photo.Format) string {
 }
 
 func humanBytes(n int64) string {
-	const mib = 1 << 20
-	if n >= mib && n%mib == 0 {
+	const kib, mib = 1 << 10, 1 << 20
+	switch {
+	case n >= mib && n%mib == 0:
 		return fmt.Sprintf("%d MiB", n/mib)
+	case n >= kib && n%kib == 0:
+		return fmt.Sprintf("%d KiB", n/kib)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
