@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"qrsync/api"
 )
 
 // The QR image is requested at a size the server accepts (DESIGN §3).
@@ -12,11 +15,8 @@ const (
 	maxQRSize = 1024
 )
 
-// uploadPathMark is where the upload token's path starts in an upload URL;
-// everything before it is the base the phone has to reach.
-const uploadPathMark = "/u/"
-
-// BaseOf returns the base URL of an upload URL: everything before "/u/",
+// BaseOf returns the base URL of an upload URL: everything before "/u/"
+// (api.UploadPathMark), the base the phone has to reach,
 // without a trailing slash ("http://192.168.1.20:8080"). It returns "" when
 // the URL is not absolute.
 func BaseOf(uploadURL string) string {
@@ -24,7 +24,7 @@ func BaseOf(uploadURL string) string {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return ""
 	}
-	i := strings.LastIndex(uploadURL, uploadPathMark)
+	i := strings.LastIndex(uploadURL, api.UploadPathMark)
 	if i < 0 {
 		return strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
 	}
@@ -36,7 +36,7 @@ func BaseOf(uploadURL string) string {
 // bad candidate can never blank the link.
 func UploadURLFor(uploadURL, base string) string {
 	base = normalizeBase(base)
-	i := strings.LastIndex(uploadURL, uploadPathMark)
+	i := strings.LastIndex(uploadURL, api.UploadPathMark)
 	if base == "" || i < 0 || BaseOf(uploadURL) == "" {
 		return uploadURL
 	}
@@ -73,8 +73,9 @@ func AddressOptions(uploadURL string, candidates []string) (opts []string, selec
 
 // QRSource is the src of the QR image: the session's qrUrl with the pixel
 // size and, when the viewer picked another address, base. An empty base
-// keeps the server's default, which is always allowed.
-func QRSource(qrURL, base string, size int) string {
+// keeps the server's default, which is always allowed. version (see
+// CodeVersion) goes in as "v", which the server ignores; "" leaves it out.
+func QRSource(qrURL, base string, size int, version string) string {
 	u, err := url.Parse(qrURL)
 	if err != nil {
 		return qrURL
@@ -83,6 +84,9 @@ func QRSource(qrURL, base string, size int) string {
 	q.Set("size", strconv.Itoa(size))
 	if base != "" {
 		q.Set("base", base)
+	}
+	if version != "" {
+		q.Set("v", version)
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -125,5 +129,30 @@ func WatchCommand(uploadURL, sessionID string) string {
 	if base == "" || sessionID == "" {
 		return ""
 	}
-	return "qrsync watch " + base + "/api/sessions/" + sessionID + " qrsync-photos"
+	return "qrsync watch " + base + api.SessionPath(sessionID) + " qrsync-photos"
+}
+
+// ParseAddresses reads the answer of GET /api/addresses: {"urls":[…]}.
+func ParseAddresses(body []byte) ([]string, bool) {
+	var got struct {
+		URLs []string `json:"urls"`
+	}
+	if json.Unmarshal(body, &got) != nil {
+		return nil, false
+	}
+	return got.URLs, true
+}
+
+// CodeVersion is a short tag of an upload URL for the QR image's address.
+// A new code keeps the same qrUrl, and a browser shows an image it has
+// already drawn for an address without asking again, so the address must
+// change with the code; the tag does that without putting the upload
+// token itself in one more URL. (FNV-1a, 32 bits.)
+func CodeVersion(uploadURL string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(uploadURL); i++ {
+		h ^= uint32(uploadURL[i])
+		h *= 16777619
+	}
+	return strconv.FormatUint(uint64(h), 36)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -82,22 +83,51 @@ func TestQRSource(t *testing.T) {
 	tests := []struct {
 		name, qrURL, base string
 		size              int
+		version           string
 		want              string
 	}{
-		{"default base", "/api/sessions/abc/qr.png", "", 560, "/api/sessions/abc/qr.png?size=560"},
-		{"chosen base is escaped", "/api/sessions/abc/qr.png", "http://10.0.0.5:8080", 320,
+		{"default base", "/api/sessions/abc/qr.png", "", 560, "", "/api/sessions/abc/qr.png?size=560"},
+		{"chosen base is escaped", "/api/sessions/abc/qr.png", "http://10.0.0.5:8080", 320, "",
 			"/api/sessions/abc/qr.png?base=http%3A%2F%2F10.0.0.5%3A8080&size=320"},
-		{"existing query kept, size replaced", "/api/sessions/abc/qr.png?size=100&v=2", "", 320,
-			"/api/sessions/abc/qr.png?size=320&v=2"},
-		{"absolute qrUrl", "http://192.168.1.20:8080/api/sessions/abc/qr.png", "", 320,
+		{"existing query kept, size replaced", "/api/sessions/abc/qr.png?size=100&w=2", "", 320, "",
+			"/api/sessions/abc/qr.png?size=320&w=2"},
+		{"absolute qrUrl", "http://192.168.1.20:8080/api/sessions/abc/qr.png", "", 320, "",
 			"http://192.168.1.20:8080/api/sessions/abc/qr.png?size=320"},
+		{"version of the code", "/api/sessions/abc/qr.png", "", 320, "1x2y",
+			"/api/sessions/abc/qr.png?size=320&v=1x2y"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := QRSource(tt.qrURL, tt.base, tt.size); got != tt.want {
+			if got := QRSource(tt.qrURL, tt.base, tt.size, tt.version); got != tt.want {
 				t.Errorf("QRSource = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCodeVersion: a new code (a new upload URL, same qrUrl) must change
+// the QR image's address, or the browser keeps showing the old picture.
+func TestCodeVersion(t *testing.T) {
+	a := CodeVersion("http://192.168.1.20:8080/u/tokenA")
+	b := CodeVersion("http://192.168.1.20:8080/u/tokenB")
+	if a == b || a == "" {
+		t.Fatalf("versions %q and %q", a, b)
+	}
+	if a != CodeVersion("http://192.168.1.20:8080/u/tokenA") {
+		t.Fatal("not deterministic")
+	}
+	if strings.Contains(a, "token") {
+		t.Fatalf("version %q leaks the token", a)
+	}
+}
+
+func TestParseAddresses(t *testing.T) {
+	urls, ok := ParseAddresses([]byte(`{"urls":["http://10.0.0.5:8080","http://192.168.1.20:8080"]}`))
+	if !ok || len(urls) != 2 || urls[1] != "http://192.168.1.20:8080" {
+		t.Fatalf("got %q, %v", urls, ok)
+	}
+	if _, ok := ParseAddresses([]byte(`<html>`)); ok {
+		t.Fatal("HTML accepted")
 	}
 }
 

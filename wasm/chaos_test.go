@@ -63,13 +63,13 @@ func (v *chaosView) apply(ops []Op) {
 	for _, op := range ops {
 		switch op.Kind {
 		case OpAdd:
-			v.added = append(v.added, op.ID)
-			if v.onPage[op.ID] {
-				v.twice = append(v.twice, op.ID)
+			v.added = append(v.added, op.Key.ID)
+			if v.onPage[op.Key.ID] {
+				v.twice = append(v.twice, op.Key.ID)
 			}
-			v.onPage[op.ID] = true
+			v.onPage[op.Key.ID] = true
 		case OpRemove:
-			delete(v.onPage, op.ID)
+			delete(v.onPage, op.Key.ID)
 		}
 	}
 }
@@ -172,10 +172,8 @@ func TestChaosGallery(t *testing.T) {
 	if !slices.Equal(v.added, want) {
 		t.Errorf("tiles added: %d, want the %d uploads in order", len(v.added), len(want))
 	}
-	newestFirst := slices.Clone(want)
-	slices.Reverse(newestFirst)
-	if got := v.g.IDs(); !slices.Equal(got, newestFirst) {
-		t.Errorf("the gallery shows %d images, want the %d uploads, newest first", len(got), len(want))
+	if got := v.g.IDs(); !slices.Equal(got, want) {
+		t.Errorf("the gallery shows %d images, want the %d uploads, oldest first", len(got), len(want))
 	}
 	reconnects := 0
 	for _, st := range v.states {

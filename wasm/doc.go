@@ -1,17 +1,28 @@
 // Command wasm is the PC page's client, compiled to WebAssembly
 // (GOOS=js GOARCH=wasm) and served as /static/app.wasm.
 //
-// It creates a session, shows its QR code and upload link, and keeps a live
-// gallery of the photos the phone sends, fed by the session's event stream
-// (DESIGN §4) read through the browser's fetch and decoded by package
-// eventsource.
+// It keeps one session per browser (its id in localStorage under
+// StorageKey, never in the address bar, since the id is the viewer's secret
+// and the screen may be shared), shows its QR code, upload link and how
+// long they and the photos last, and keeps a live gallery of the photos the
+// phone sends, with placeholders for files still arriving, fed by the
+// session's event stream (DESIGN §4) read through the browser's fetch and
+// decoded by package eventsource. Photos open in an in-page viewer, never
+// a new tab, and go out through archive.zip or one by one.
 //
 // The code is split so that almost all of it is plain Go, built and tested
-// natively: the gallery view model (gallery.go) decides what changed and
-// hands the DOM layer a short list of operations, and the small helpers for
-// sizes, labels and addresses live beside it. Only the files that touch
-// syscall/js carry the `js && wasm` build tag, and they stay thin: they do
-// fetch, DOM and nothing that needs a test of its own.
+// natively:
+//   - gallery.go, the view model: tiles in upload order, placeholders and
+//     their timeouts, the viewer's place, the session's fields; it hands
+//     the DOM layer a short list of operations;
+//   - clock.go, the texts about time ("Code works until 20:04");
+//   - session.go, which session to open and what an answer means;
+//   - messages.go, every text the page shows, for translation;
+//   - format.go and addresses.go, small helpers.
+//
+// Only the files that touch syscall/js carry the `js && wasm` build tag
+// (main_js.go: the session's life; dom_js.go: applying operations; ui_js.go:
+// listeners, dialogs, copying, storage; fetch_js.go), and they stay thin.
 //
 // The client never imports net/http, Hertz or storage: net/http alone would
 // add about 2 MB gzipped to every page load.

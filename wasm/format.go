@@ -1,9 +1,6 @@
 package main
 
-import (
-	"strconv"
-	"time"
-)
+import "strconv"
 
 // sizeUnits are decimal (SI) units, as phones and file managers show photo
 // sizes, so "2.4 MB" here is "2.4 MB" in the phone's gallery too.
@@ -37,13 +34,13 @@ func HumanSize(n int64) string {
 func StatusLabel(state string) string {
 	switch state {
 	case StateConnecting:
-		return "connecting…"
+		return T.StatusConnecting
 	case StateLive:
-		return "live"
+		return T.StatusLive
 	case StateReconnecting:
-		return "reconnecting…"
+		return T.StatusReconnecting
 	case StateEnded:
-		return "ended"
+		return T.StatusEnded
 	}
 	return state
 }
@@ -53,18 +50,43 @@ func StatusLabel(state string) string {
 func CountLabel(n int) string {
 	switch n {
 	case 0:
-		return "No photos yet"
+		return T.CountNone
 	case 1:
-		return "1 photo"
+		return T.CountOne
 	}
-	return strconv.Itoa(n) + " photos"
+	return fill(T.CountMany, "{n}", strconv.Itoa(n))
 }
 
-// ExpiryLabel tells until when the QR code works, in the viewer's local
-// time; "" when the time is unknown.
-func ExpiryLabel(t time.Time, loc *time.Location) string {
-	if t.IsZero() {
-		return ""
+// DownloadAllLabel is the text of the "Download all (N)" link.
+func DownloadAllLabel(n int) string {
+	return fill(T.DownloadAll, "{n}", strconv.Itoa(n))
+}
+
+// PositionLabel is the viewer's "3 of 12"; i counts from 0.
+func PositionLabel(i, n int) string {
+	return fill(T.ViewerPosition, "{i}", strconv.Itoa(i+1), "{n}", strconv.Itoa(n))
+}
+
+// ProgressLabel says how much of an upload has arrived: "1.2 MB of
+// 3.4 MB", or only what has arrived when the total is unknown (0).
+func ProgressLabel(received, total int64) string {
+	switch {
+	case total > 0:
+		return fill(T.UploadProgress, "{received}", HumanSize(min(received, total)), "{total}", HumanSize(total))
+	case received > 0:
+		return HumanSize(received)
 	}
-	return "Code valid until " + t.In(loc).Format("15:04")
+	return T.UploadWaiting
+}
+
+// UploadErrorText is what an error tile says: the server's own message
+// (written for a person, in the phone's language), or ours for its code.
+func UploadErrorText(code, message string) string {
+	if message != "" {
+		return message
+	}
+	if s, ok := T.UploadErrors[code]; ok {
+		return s
+	}
+	return T.UploadErrorOther
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"math"
 	"testing"
-	"time"
 )
 
 func TestHumanSize(t *testing.T) {
@@ -72,21 +71,24 @@ func TestCountLabel(t *testing.T) {
 	}
 }
 
-func TestExpiryLabel(t *testing.T) {
-	paris := time.FixedZone("CET", 3600)
-	tests := []struct {
-		name string
-		t    time.Time
-		want string
-	}{
-		{"zero", time.Time{}, ""},
-		{"local time", time.Date(2025, 1, 1, 13, 5, 0, 0, time.UTC), "Code valid until 14:05"},
+func TestSmallLabels(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{DownloadAllLabel(0), "Download all (0)"},
+		{DownloadAllLabel(12), "Download all (12)"},
+		{PositionLabel(2, 12), "3 of 12"},
+		{PositionLabel(0, 1), "1 of 1"},
+		{ProgressLabel(1_200_000, 3_400_000), "1.2 MB of 3.4 MB"},
+		{ProgressLabel(5_000_000, 3_400_000), "3.4 MB of 3.4 MB"}, // never past the total
+		{ProgressLabel(1_200_000, 0), "1.2 MB"},                   // total unknown
+		{ProgressLabel(0, 0), "Starting…"},
+		{ProgressLabel(0, 2_000), "0 B of 2.0 kB"},
+		{UploadErrorText("too_large", "The file is larger than 50 MB."), "The file is larger than 50 MB."},
+		{UploadErrorText("too_large", ""), "The file is too large."},
+		{UploadErrorText("something_new", ""), "The photo didn't arrive. Try sending it again."},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ExpiryLabel(tt.t, paris); got != tt.want {
-				t.Errorf("ExpiryLabel = %q, want %q", got, tt.want)
-			}
-		})
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
 	}
 }

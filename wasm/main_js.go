@@ -4,9 +4,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strconv"
 	"sync"
 	"syscall/js"
 	"time"
@@ -21,24 +19,52 @@ const qrCSSSize = 280
 
 func main() {
 	a := newApp()
-	go a.run()
+	a.boot()
+	go a.tick()
 	// main must never return: the js.Func callbacks die with it.
 	<-make(chan struct{})
 }
 
+// elements are the page's fixed elements, by id (index.html).
+type elements struct {
+	status, count, message, retry, ended                  js.Value
+	qr, codeBox, codeExpired, codeUntil, newCode          js.Value
+	link, copy, copyNote, addressRow, address             js.Value
+	newSession, openElsewhere, elsewhere                  js.Value
+	elsewhereURL, copyElsewhere, copyElsewhereNote        js.Value
+	watchCmd, copyWatch, copyWatchNote                    js.Value
+	keptUntil, downloadAll, warning, empty, gallery       js.Value
+	viewer, viewerStage, viewerImg, viewerName, viewerPos js.Value
+	viewerPrev, viewerNext, viewerClose                   js.Value
+	viewerDelete, viewerDownload                          js.Value
+	confirm, confirmText, confirmOK, confirmCancel        js.Value
+}
+
 // app is the page: the elements it drives and the view model behind them.
 type app struct {
-	doc, body js.Value
-	status, count, qr, link, copy, addressRow, address,
-	expires, message, retry, empty, gallery, watchCmd js.Value
+	win, doc, body js.Value
+	el             elements
+	store          *store
+	local          LocalTime
 
-	mu    sync.Mutex // guards g and tiles: stream and UI callbacks interleave
-	g     *Gallery
-	tiles map[string]js.Value
+	// mu guards everything below: stream, timer and UI callbacks
+	// interleave. It is never held across an await, and no listener the
+	// page has fires synchronously from a DOM call made under it.
+	mu    sync.Mutex
+	g     *Gallery // the session on show; nil before the first
+	tiles map[Key]js.Value
+	stop  context.CancelFunc // ends the current session's stream
+	busy  bool               // a session is being created or loaded
+	texts SessionTexts       // as shown, so the DOM is touched on change only
 
-	session     api.Session
-	addresses   []string // choices of the address switcher
-	defaultAddr int      // the one the server's own QR shows
+	candidates   []string // GET /api/addresses, once per page
+	addresses    []string // choices of the address switcher
+	defaultAddr  int      // the one the server's own QR shows
+	chosenAddr   int
+	lastViewed   string   // the photo the viewer showed last: focus goes back to its tile
+	retryFn      func()   // what "Try again" does
+	confirmThen  func()   // what the confirm dialog's OK does
+	confirmFocus js.Value // the element to focus when it closes
 
 	// Page-lifetime event listeners: the elements they hang on never go
 	// away, so these are never released.
@@ -46,303 +72,483 @@ type app struct {
 }
 
 func newApp() *app {
-	doc := js.Global().Get("document")
-	byID := func(id string) js.Value { return doc.Call("getElementById", id) }
+	win := js.Global()
+	doc := win.Get("document")
 	a := &app{
-		doc: doc, body: doc.Get("body"),
-		status: byID("status"), count: byID("count"), qr: byID("qr"),
-		link: byID("upload-url"), copy: byID("copy"),
-		addressRow: byID("address-row"), address: byID("address"),
-		expires: byID("expires"), message: byID("message"), retry: byID("retry"),
-		empty: byID("empty"), gallery: byID("gallery"), watchCmd: byID("watch-cmd"),
-		g: NewGallery(), tiles: map[string]js.Value{},
+		win: win, doc: doc, body: doc.Get("body"),
+		store: openStore(),
+		local: browserLocal,
+		tiles: map[Key]js.Value{},
 	}
-	a.listen(a.retry, "click", false, func(js.Value) {
-		a.retry.Set("hidden", true)
-		go a.run()
-	})
-	a.listen(a.address, "change", false, func(js.Value) {
-		a.chooseAddress(a.address.Get("selectedIndex").Int())
-	})
-	a.listen(a.copy, "click", false, func(js.Value) { go a.copyLink() })
-	// error does not bubble, so catch it on the way down: one listener for
-	// every thumbnail instead of one js.Func per image.
-	a.listen(a.gallery, "error", true, func(ev js.Value) {
-		if t := ev.Get("target"); t.Get("tagName").String() == "IMG" {
-			t.Get("classList").Call("add", "broken")
-		}
-	})
-	a.render([]Op{{Kind: OpState, State: StateConnecting}})
+	e := &a.el
+	for _, x := range []struct {
+		id string
+		v  *js.Value
+	}{
+		{"status", &e.status}, {"count", &e.count}, {"message", &e.message}, {"retry", &e.retry},
+		{"ended", &e.ended}, {"qr", &e.qr}, {"code-box", &e.codeBox}, {"code-expired", &e.codeExpired},
+		{"code-until", &e.codeUntil}, {"new-code", &e.newCode}, {"upload-url", &e.link}, {"copy", &e.copy},
+		{"copy-note", &e.copyNote}, {"address-row", &e.addressRow}, {"address", &e.address},
+		{"new-session", &e.newSession}, {"open-elsewhere", &e.openElsewhere}, {"elsewhere", &e.elsewhere},
+		{"elsewhere-url", &e.elsewhereURL}, {"copy-elsewhere", &e.copyElsewhere},
+		{"copy-elsewhere-note", &e.copyElsewhereNote}, {"watch-cmd", &e.watchCmd},
+		{"copy-watch", &e.copyWatch}, {"copy-watch-note", &e.copyWatchNote},
+		{"kept-until", &e.keptUntil}, {"download-all", &e.downloadAll}, {"expiry-warning", &e.warning},
+		{"empty", &e.empty}, {"gallery", &e.gallery}, {"viewer", &e.viewer}, {"viewer-stage", &e.viewerStage},
+		{"viewer-img", &e.viewerImg}, {"viewer-name", &e.viewerName}, {"viewer-pos", &e.viewerPos},
+		{"viewer-prev", &e.viewerPrev}, {"viewer-next", &e.viewerNext}, {"viewer-close", &e.viewerClose},
+		{"viewer-delete", &e.viewerDelete}, {"viewer-download", &e.viewerDownload},
+		{"confirm", &e.confirm}, {"confirm-text", &e.confirmText}, {"confirm-ok", &e.confirmOK},
+		{"confirm-cancel", &e.confirmCancel},
+	} {
+		*x.v = doc.Call("getElementById", x.id)
+	}
+	a.applyMessages()
+	a.wire()
+	a.setState(StateConnecting)
 	return a
 }
 
-// listen adds a page-lifetime event listener. The handler runs on the
-// browser's event loop and must not block: anything that awaits goes to a
-// goroutine.
-func (a *app) listen(el js.Value, event string, capture bool, h func(ev js.Value)) {
-	if !el.Truthy() {
-		return
+// boot picks the session to show: one handed over by a link, else the
+// stored one, else a new one.
+func (a *app) boot() {
+	hash := a.win.Get("qrsyncLink") // boot.js took it out of the address bar
+	h := ""
+	if hash.Type() == js.TypeString {
+		h = hash.String()
+	} else {
+		h = a.takeHash()
 	}
-	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		h(arg0(args))
-		return nil
-	})
-	a.listeners = append(a.listeners, f)
-	el.Call("addEventListener", event, f, capture)
+	stored := a.store.get()
+	id, fromLink := PickSession(h, stored)
+	fallback := ""
+	switch {
+	case fromLink:
+		a.store.set(id)
+		if ValidID(stored) {
+			fallback = stored // a link to nothing must not lose this one
+		}
+	case id == "" && stored != "":
+		a.store.remove() // not an id at all
+	}
+	go a.load(id, fallback)
 }
 
-// run creates a session, shows its code and follows its stream until the
-// session ends.
-func (a *app) run() {
-	ctx := context.Background()
-	a.say("")
-	s, err := a.createSession(ctx)
-	if err != nil {
-		a.say("Couldn't start a session: " + err.Error())
-		a.retry.Set("hidden", false)
+// takeHash returns the address bar's fragment if it hands over a session,
+// and removes it from the address bar at once.
+func (a *app) takeHash() string {
+	loc := a.win.Get("location")
+	h := loc.Get("hash").String()
+	if !IsSessionHash(h) {
+		return ""
+	}
+	safeCall(a.win.Get("history"), "replaceState", js.Null(), "", loc.Get("pathname").String()+loc.Get("search").String())
+	return h
+}
+
+// follow switches to a session another tab or a link chose; id is valid.
+// Should id not exist, the page goes back to the session it shows rather
+// than make a new one (which every other tab would then follow).
+func (a *app) follow(id string) {
+	a.mu.Lock()
+	cur := ""
+	if a.g != nil {
+		cur = a.g.Session().ID
+	}
+	a.mu.Unlock()
+	if id != cur {
+		a.load(id, cur)
+	}
+}
+
+// load shows session id ("" makes a new one). If it never existed (404),
+// it is forgotten for fallback, or else for a new session. It runs on its
+// own goroutine: it awaits fetch.
+func (a *app) load(id, fallback string) {
+	if id == "" {
+		a.create(true)
 		return
 	}
-	a.session = s
-	a.showSession()
-	go a.loadAddresses(ctx)
+	if !a.begin() {
+		return
+	}
+	forget := false
+	defer func() {
+		a.done()
+		switch {
+		case !forget:
+		case fallback != "" && fallback != id:
+			a.store.set(fallback)
+			showing := false
+			a.current(func(g *Gallery) { showing = g.Session().ID == fallback })
+			if !showing {
+				a.load(fallback, "")
+			}
+		default: // never existed (or was wiped): start afresh
+			a.create(true)
+		}
+	}()
+	a.say("")
+	status, body, err := fetchBytes(context.Background(), "GET", api.SessionPath(id), acceptJSON)
+	if err != nil {
+		a.failed(fill(T.ErrStart, "{reason}", T.ErrUnreachable), func() { a.load(id, fallback) })
+		return
+	}
+	switch ClassifyLoad(status) {
+	case LoadShow:
+		s, err := ParseSession(body, id)
+		if err != nil {
+			a.failed(fill(T.ErrStart, "{reason}", T.ErrNonsense), func() { a.load(id, fallback) })
+			return
+		}
+		a.show(s)
+	case LoadForget:
+		if a.store.get() == id {
+			a.store.remove()
+		}
+		forget = true
+	case LoadEnded:
+		a.showEnded(id)
+	default:
+		a.failed(fill(T.ErrStart, "{reason}", ErrorMessage(status, body)), func() { a.load(id, fallback) })
+	}
+}
 
+// begin marks a session switch under way; false if one already is.
+func (a *app) begin() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.busy {
+		return false
+	}
+	a.busy = true
+	a.el.newSession.Set("disabled", true)
+	return true
+}
+
+func (a *app) done() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.busy = false
+	a.el.newSession.Set("disabled", false)
+}
+
+// create makes a new session and shows it. first says the page has
+// nothing on show yet, so a failure offers "Try again" rather than
+// leaving the current session up.
+func (a *app) create(first bool) {
+	if !a.begin() {
+		return
+	}
+	defer a.done()
+	a.say("")
+	s, reason := createSession()
+	if reason != "" {
+		if first {
+			a.failed(fill(T.ErrStart, "{reason}", reason), func() { a.create(true) })
+		} else {
+			a.say(fill(T.ErrNewSession, "{reason}", reason))
+		}
+		return
+	}
+	a.store.set(s.ID)
+	a.show(s)
+}
+
+// createSession POSTs a new session; reason says why it failed.
+func createSession() (api.Session, string) {
+	status, body, err := fetchBytes(context.Background(), "POST", api.SessionsPath, acceptJSON)
+	if err != nil {
+		return api.Session{}, T.ErrUnreachable
+	}
+	if status != 201 && status != 200 {
+		return api.Session{}, ErrorMessage(status, body)
+	}
+	s, err := ParseSession(body, "")
+	if err != nil {
+		return api.Session{}, T.ErrNonsense
+	}
+	return s, ""
+}
+
+// failed says msg and offers "Try again", which runs again.
+func (a *app) failed(msg string, again func()) {
+	a.say(msg)
+	a.mu.Lock()
+	a.retryFn = again
+	a.mu.Unlock()
+	setHidden(a.el.retry, false)
+}
+
+// reset stops the session on show and clears the page for another. Callers
+// hold a.mu.
+func (a *app) reset() *Gallery {
+	if a.stop != nil {
+		a.stop()
+		a.stop = nil
+	}
+	for k, t := range a.tiles {
+		t.Call("remove")
+		delete(a.tiles, k)
+	}
+	a.closeDialog(a.el.viewer)
+	a.closeDialog(a.el.confirm)
+	a.confirmThen = nil
+	a.lastViewed = ""
+	a.texts = SessionTexts{}
+	setHidden(a.el.retry, true)
+	g := NewGallery()
+	a.g = g
+	return g
+}
+
+// show puts session s on the page, its photos first, and follows its
+// stream.
+func (a *app) show(s api.Session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	same := a.g != nil && a.g.Session().ID == s.ID
+	g := a.reset()
+	if !same {
+		a.chosenAddr = -1
+	}
+	setAttr(a.body, "data-session", "live")
+	setHidden(a.el.ended, true)
+	a.el.address.Set("disabled", false)
+	toggle(a.el.newSession, "primary", false)
+	a.setState(StateConnecting)
+	ops := g.SetSession(s)
+	ops = append(ops, g.Snapshot(s.Images)...)
+	a.render(ops)
+	a.el.downloadAll.Set("href", api.ArchivePath(s.ID))
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	go a.stream(ctx, g)
+	go a.loadAddresses(ctx, g)
+}
+
+// showEnded shows that session id has ended (410 when the page loaded it).
+func (a *app) showEnded(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g := a.reset()
+	g.SetSession(api.Session{ID: id})
+	a.render(g.SetState(StateEnded))
+}
+
+// stream follows the session's event stream until it ends or ctx stops it.
+func (a *app) stream(ctx context.Context, g *Gallery) {
 	// The zero Backoff and MaxEventSize are right here: the server's retry
 	// plus jitter, and 1 MiB per event, four times a full 500-image snapshot.
 	c := &eventsource.Client{
-		Connect: fetchConnector(s.EventsURL),
-		OnEvent: a.onEvent,
-		OnState: func(st eventsource.State, err error) {
-			a.update(func(g *Gallery) []Op { return g.SetState(st.String()) })
-			title := ""
-			if err != nil && st == eventsource.StateReconnecting {
-				title = err.Error() // why, for the curious: hover the pill
+		Connect: fetchConnector(g.Session().EventsURL),
+		OnEvent: func(ev eventsource.Event) error {
+			var applyErr error
+			a.update(g, func() []Op {
+				ops, err := g.Apply(ev.Type, []byte(ev.Data))
+				applyErr = err
+				return ops
+			})
+			if applyErr != nil {
+				// One bad event must not tear the gallery down; say so and go on.
+				console("warn", "qrsync: ignoring event:", applyErr.Error())
 			}
-			a.status.Set("title", title)
+			if ev.Type == api.EventExpired {
+				return eventsource.ErrStop
+			}
+			return nil
+		},
+		OnState: func(st eventsource.State, err error) {
+			a.update(g, func() []Op {
+				title := ""
+				if err != nil && st == eventsource.StateReconnecting {
+					title = err.Error() // why, for the curious: hover the pill
+				}
+				a.el.status.Set("title", title)
+				return g.SetState(st.String())
+			})
 		},
 	}
-	err = c.Run(ctx)
+	err := c.Run(ctx)
+	if ctx.Err() != nil {
+		return // another session took its place
+	}
 	// Run returns only when the stream is over for good: expired, 404/410.
-	a.update(func(g *Gallery) []Op { return g.SetState(StateEnded) })
+	a.update(g, func() []Op { return g.SetState(StateEnded) })
 	if err != nil && !errors.Is(err, eventsource.ErrStop) {
-		js.Global().Get("console").Call("info", "qrsync: stream ended:", err.Error())
+		console("info", "qrsync: stream ended:", err.Error())
 	}
 }
 
-func (a *app) onEvent(ev eventsource.Event) error {
-	var applyErr error
-	a.update(func(g *Gallery) []Op {
-		ops, err := g.Apply(ev.Type, []byte(ev.Data))
-		applyErr = err
-		return ops
-	})
-	if applyErr != nil {
-		// One bad event must not tear the gallery down; say so and go on.
-		js.Global().Get("console").Call("warn", "qrsync: ignoring event:", applyErr.Error())
-	}
-	if ev.Type == api.EventSnapshot {
-		a.mu.Lock()
-		exp := a.g.ExpiresAt()
-		a.mu.Unlock()
-		if !exp.IsZero() {
-			a.expires.Set("textContent", ExpiryLabel(exp, time.Local))
-		}
-	}
-	if ev.Type == api.EventExpired {
-		return eventsource.ErrStop
-	}
-	return nil
-}
-
-// update runs f on the view model and applies the ops it returns.
-func (a *app) update(f func(*Gallery) []Op) {
+// update runs f on the view model and applies the ops it returns, unless
+// g is no longer the session on show.
+func (a *app) update(g *Gallery, f func() []Op) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.render(f(a.g))
+	if a.g != g {
+		return
+	}
+	a.render(f())
 }
 
-// errorMessage picks the person-readable message out of an error body.
-func errorMessage(status int, body []byte) string {
-	var e api.ErrorBody
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return e.Error.Message
+// current runs f with the session on show, under the lock.
+func (a *app) current(f func(g *Gallery)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.g != nil {
+		f(a.g)
 	}
-	return "the server answered " + strconv.Itoa(status)
 }
 
-func (a *app) createSession(ctx context.Context) (api.Session, error) {
-	var s api.Session
-	status, body, err := fetchBytes(ctx, "POST", "/api/sessions", map[string]string{"Accept": "application/json"})
-	if err != nil {
-		return s, errors.New("the qrsync server can't be reached — is it still running?")
+// tick lets time pass for the texts and the placeholders.
+func (a *app) tick() {
+	for range time.Tick(TextsEvery) {
+		a.current(func(g *Gallery) {
+			a.render(g.Tick(time.Now()))
+		})
 	}
-	if status != 201 && status != 200 {
-		return s, errors.New(errorMessage(status, body))
+}
+
+// newCode replaces the upload link (the QR) without touching the gallery.
+func (a *app) newCode() {
+	var g *Gallery
+	a.current(func(cur *Gallery) { g = cur })
+	if g == nil || g.State() == StateEnded {
+		return
 	}
-	if err := json.Unmarshal(body, &s); err != nil || s.ID == "" || s.EventsURL == "" {
-		return s, errors.New("the server's answer made no sense")
+	id := g.Session().ID
+	a.el.newCode.Set("disabled", true)
+	defer a.el.newCode.Set("disabled", false)
+	status, body, err := fetchBytes(context.Background(), "POST", api.UploadLinkPath(id), acceptJSON)
+	switch {
+	case err != nil:
+		a.say(fill(T.ErrNewCode, "{reason}", T.ErrUnreachable))
+	case status == 200 || status == 201:
+		s, err := ParseSession(body, id)
+		if err != nil {
+			a.say(fill(T.ErrNewCode, "{reason}", T.ErrNonsense))
+			return
+		}
+		a.say("")
+		a.update(g, func() []Op { return g.SetSession(s) })
+	case status == 404 || status == 410:
+		a.update(g, func() []Op { return g.SetState(StateEnded) })
+	default:
+		a.say(fill(T.ErrNewCode, "{reason}", ErrorMessage(status, body)))
 	}
-	return s, nil
+}
+
+// deleteImage deletes a photo on the server. Its tile goes at once; every
+// other page showing the session hears `removed`.
+func (a *app) deleteImage(id string) {
+	var g *Gallery
+	var img api.Image
+	a.current(func(cur *Gallery) {
+		g = cur
+		img, _ = cur.Image(id)
+	})
+	if g == nil || img.ID == "" || img.URL == "" {
+		return
+	}
+	status, body, err := fetchBytes(context.Background(), "DELETE", img.URL, nil)
+	switch {
+	case err != nil:
+		a.say(fill(T.ErrDelete, "{name}", img.Name, "{reason}", T.ErrUnreachable))
+	case status == 204 || status == 200 || status == 404: // 404: gone already
+		a.update(g, func() []Op { return g.Remove(id) })
+	case status == 410:
+		a.update(g, func() []Op { return g.SetState(StateEnded) })
+	default:
+		a.say(fill(T.ErrDelete, "{name}", img.Name, "{reason}", ErrorMessage(status, body)))
+	}
+}
+
+// askNewSession confirms, unless the session has ended, and makes a new
+// session.
+func (a *app) askNewSession() {
+	ended, exp := true, time.Time{}
+	a.current(func(g *Gallery) {
+		ended = g.State() == StateEnded
+		exp = g.ExpiresAt()
+	})
+	if ended {
+		go a.create(false)
+		return
+	}
+	text := T.ConfirmNewSessionNo
+	if !exp.IsZero() {
+		text = fill(T.ConfirmNewSession, "{date}", DateLabel(a.local(exp)))
+	}
+	a.ask(text, T.ConfirmNewSessionOK, func() { go a.create(false) })
+}
+
+// askDelete confirms the deletion of a photo.
+func (a *app) askDelete(id string) {
+	name, ok := "", false
+	a.current(func(g *Gallery) {
+		var img api.Image
+		img, ok = g.Image(id)
+		name = img.Name
+	})
+	if !ok {
+		return
+	}
+	a.ask(fill(T.ConfirmDelete, "{name}", name), T.ConfirmDeleteOK, func() { go a.deleteImage(id) })
 }
 
 func (a *app) qrSize() int {
-	return QRSize(qrCSSSize, js.Global().Get("devicePixelRatio").Float())
+	return QRSize(qrCSSSize, a.win.Get("devicePixelRatio").Float())
 }
 
-func (a *app) showSession() {
-	s := a.session
-	a.qr.Set("src", QRSource(s.QRURL, "", a.qrSize()))
-	a.showLink(s.UploadURL)
-	a.expires.Set("textContent", ExpiryLabel(s.ExpiresAt, time.Local))
-	a.copy.Set("hidden", !js.Global().Get("navigator").Get("clipboard").Truthy())
-}
-
-func (a *app) showLink(u string) {
-	a.link.Set("href", u)
-	a.link.Set("textContent", u)
-	a.watchCmd.Set("textContent", WatchCommand(u, a.session.ID))
-}
-
-func (a *app) loadAddresses(ctx context.Context) {
-	status, body, err := fetchBytes(ctx, "GET", "/api/addresses", map[string]string{"Accept": "application/json"})
-	if err != nil || status != 200 {
-		return // the switcher is a convenience; the default QR still works
+func (a *app) loadAddresses(ctx context.Context, g *Gallery) {
+	a.mu.Lock()
+	have := a.candidates != nil
+	a.mu.Unlock()
+	if !have {
+		status, body, err := fetchBytes(ctx, "GET", "/api/addresses", acceptJSON)
+		if err != nil || status != 200 {
+			return // the switcher is a convenience; the default QR still works
+		}
+		urls, ok := ParseAddresses(body)
+		if !ok {
+			return
+		}
+		a.mu.Lock()
+		a.candidates = urls
+		a.mu.Unlock()
 	}
-	var got struct {
-		URLs []string `json:"urls"`
-	}
-	if json.Unmarshal(body, &got) != nil {
-		return
-	}
-	opts, sel := AddressOptions(a.session.UploadURL, got.URLs)
-	if len(opts) < 2 {
-		return
-	}
-	a.addresses, a.defaultAddr = opts, sel
-	a.address.Set("textContent", "")
-	for i, o := range opts {
-		opt := a.doc.Call("createElement", "option")
-		opt.Set("value", o)
-		opt.Set("textContent", AddressLabel(o))
-		opt.Set("selected", i == sel)
-		a.address.Call("appendChild", opt)
-	}
-	a.address.Set("hidden", false)
-	a.addressRow.Set("hidden", false)
-}
-
-func (a *app) chooseAddress(i int) {
-	if i < 0 || i >= len(a.addresses) {
-		return
-	}
-	base := a.addresses[i]
-	qrBase := base
-	if i == a.defaultAddr {
-		qrBase = "" // the server's own choice needs no override
-	}
-	a.qr.Set("src", QRSource(a.session.QRURL, qrBase, a.qrSize()))
-	a.showLink(UploadURLFor(a.session.UploadURL, base))
-}
-
-func (a *app) copyLink() {
-	clip := js.Global().Get("navigator").Get("clipboard")
-	if !clip.Truthy() {
-		return
-	}
-	if _, err := await(clip.Call("writeText", a.link.Get("href"))); err != nil {
-		return
-	}
-	a.copy.Set("textContent", "Copied")
-	time.Sleep(1500 * time.Millisecond)
-	a.copy.Set("textContent", "Copy")
+	a.update(g, func() []Op {
+		opts, sel := AddressOptions(g.Session().UploadURL, a.candidates)
+		a.addresses, a.defaultAddr = opts, sel
+		if a.chosenAddr < 0 || a.chosenAddr >= len(opts) {
+			a.chosenAddr = sel
+		}
+		if len(opts) < 2 {
+			setHidden(a.el.addressRow, true)
+			return nil
+		}
+		setText(a.el.address, "")
+		for i, o := range opts {
+			opt := a.doc.Call("createElement", "option")
+			opt.Set("value", o)
+			setText(opt, AddressLabel(o))
+			opt.Set("selected", i == a.chosenAddr)
+			a.el.address.Call("appendChild", opt)
+		}
+		setHidden(a.el.address, false)
+		setHidden(a.el.addressRow, false)
+		a.showCode(g.Session())
+		return nil
+	})
 }
 
 // say shows msg in the message banner, or hides the banner when msg is "".
 func (a *app) say(msg string) {
-	a.message.Set("textContent", msg)
-	a.message.Set("hidden", msg == "")
+	setText(a.el.message, msg)
+	setHidden(a.el.message, msg == "")
 }
 
-// render applies ops to the page. Callers hold a.mu.
-func (a *app) render(ops []Op) {
-	for _, op := range ops {
-		switch op.Kind {
-		case OpAdd:
-			t := a.tile(op.Image, op.Arrived)
-			a.gallery.Call("insertBefore", t, a.ref(op.Before))
-			a.tiles[op.ID] = t
-		case OpRemove:
-			if t, ok := a.tiles[op.ID]; ok {
-				t.Call("remove")
-				delete(a.tiles, op.ID)
-			}
-		case OpMove:
-			if t, ok := a.tiles[op.ID]; ok {
-				a.gallery.Call("insertBefore", t, a.ref(op.Before))
-			}
-		case OpState:
-			a.status.Call("setAttribute", "data-state", op.State)
-			a.status.Set("textContent", StatusLabel(op.State))
-			a.body.Call("setAttribute", "data-state", op.State)
-			if op.State == StateEnded {
-				a.say(EndedMessage)
-				a.address.Set("disabled", true)
-				a.copy.Set("hidden", true)
-			}
-		}
-	}
-	n := a.g.Len()
-	a.count.Set("textContent", CountLabel(n))
-	a.empty.Set("hidden", n > 0)
-}
-
-// ref is the node to insert before: the tile with that id, or null for the
-// end of the gallery.
-func (a *app) ref(id string) js.Value {
-	if t, ok := a.tiles[id]; ok && id != "" {
-		return t
-	}
-	return js.Null()
-}
-
-// tile builds one gallery item. Every text goes in through textContent,
-// never innerHTML: file names come from the phone, and a name like
-// "<img onerror=…>.jpg" must stay a name.
-func (a *app) tile(img api.Image, arrived bool) js.Value {
-	li := a.el("li", "tile", "")
-	li.Call("setAttribute", "data-id", img.ID)
-	if arrived {
-		li.Get("classList").Call("add", "arrived")
-	}
-	link := a.el("a", "open", "")
-	link.Set("href", img.URL)
-	link.Set("target", "_blank")
-	link.Set("rel", "noopener")
-	title := img.Name
-	if img.Width > 0 && img.Height > 0 {
-		title += " · " + strconv.Itoa(img.Width) + " × " + strconv.Itoa(img.Height)
-	}
-	link.Set("title", title)
-
-	thumb := a.el("img", "thumb", "")
-	thumb.Set("alt", img.Name)
-	thumb.Set("decoding", "async")
-	thumb.Set("loading", "lazy")
-	thumb.Set("src", img.ThumbURL)
-
-	caption := a.el("span", "caption", "")
-	caption.Call("append", a.el("span", "name", img.Name), a.el("span", "size", HumanSize(img.Size)))
-	link.Call("append", thumb, caption)
-	li.Call("append", link)
-	return li
-}
-
-func (a *app) el(tag, class, text string) js.Value {
-	e := a.doc.Call("createElement", tag)
-	if class != "" {
-		e.Set("className", class)
-	}
-	if text != "" {
-		e.Set("textContent", text)
-	}
-	return e
+// console logs to the browser's console, for the curious.
+func console(level string, args ...any) {
+	js.Global().Get("console").Call(level, args...)
 }

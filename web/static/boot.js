@@ -6,6 +6,17 @@
 (function () {
   "use strict";
 
+  // A link "<page>/#s=<id>" hands this page a session. The id is the
+  // viewer's secret and the screen may be shared, so it leaves the address
+  // bar now rather than once the client has loaded: the client finds it in
+  // window.qrsyncLink, checks it and stores it.
+  if (location.hash.indexOf("#s=") === 0) {
+    window.qrsyncLink = location.hash;
+    try {
+      history.replaceState(null, "", location.pathname + location.search);
+    } catch (e) { /* the client tries again */ }
+  }
+
   var NOT_BUILT = "Can't start — the client is not built: run make";
 
   function say(text) {
