@@ -29,7 +29,7 @@ type esReport struct {
 
 // wantStates is the EventSource's life in the scenario: open, dropped and
 // reconnecting, open again, ended by the server and reconnecting, then
-// closed for good by the 404.
+// closed for good by the 410.
 var wantStates = []string{"open", "reconnecting", "open", "reconnecting", "closed"}
 
 // runBrowser plays the scenario against a browser's EventSource: launch
@@ -63,7 +63,7 @@ func runBrowser(t *testing.T, who string, launch func(pageURL string)) {
 	sc.end()
 	var rep esReport
 	ps.waitReport(waitLong, &rep)
-	// A closed EventSource must stay closed: no attempt after the 404.
+	// A closed EventSource must stay closed: no attempt after the 410.
 	time.Sleep(4 * streamRetry)
 	reqs := ps.requests()
 

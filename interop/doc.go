@@ -17,7 +17,7 @@
 //     reconnects with Last-Event-ID: the server must replay exactly that
 //     image, with no snapshot;
 //   - the session is deleted: an expired event, the server closes the
-//     stream, and a further attempt is answered 404, which must stop the
+//     stream, and a further attempt is answered 410, which must stop the
 //     client.
 //
 // The clients are Hertz's own client with pkg/protocol/sse's Reader,
@@ -33,7 +33,7 @@
 // and carry over); and the protocol around them holds: the first message
 // of every stream carries retry, the reconnect carried the id of the last
 // event seen, the browsers reconnected after the server's retry (well below
-// their own defaults of 3 s and 5 s), and they stopped for good on the 404.
+// their own defaults of 3 s and 5 s), and they stopped for good on the 410.
 //
 // # Other servers' streams, read by our decoder
 //
