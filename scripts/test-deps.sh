@@ -1,23 +1,75 @@
 #!/usr/bin/env bash
-# Installs what the tests need and is not Go: headless Chromium and
-# Firefox ESR, from Debian's packages. As root it installs what is missing;
-# otherwise it names what is missing and fails, so a browser test is never
-# skipped in silence.
+# Installs what the tests need and is not part of the module: headless
+# Chromium and Firefox ESR and redis-server, from Debian's packages, and the
+# S3 server versitygw, built with `go install`. As root it installs what is
+# missing; otherwise it names what is missing and fails, so a browser or
+# backend test is never skipped in silence. versitygw needs no root: it goes
+# where `go install` puts it, $(go env GOPATH)/bin, which is also where
+# internal/testservers looks for it when it is not on PATH.
 set -euo pipefail
 
-need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
-[ ${#need[@]} -eq 0 ] && exit 0
+VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "test-deps: installing ${need[*]} (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  exit 0
+apt_need=()
+command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || apt_need+=(firefox-esr)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || apt_need+=(redis-server)
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "test-deps: go is not on PATH (needed for the tests and to install versitygw)." >&2
+  exit 1
+fi
+# The first GOPATH entry is where go install writes (unless GOBIN is set,
+# which is overridden below so that the binary lands in one known place).
+gobin="$(go env GOPATH)"
+gobin="${gobin%%:*}/bin"
+vgw_need=
+command -v versitygw >/dev/null 2>&1 || [ -x "$gobin/versitygw" ] || vgw_need=1
+
+[ ${#apt_need[@]} -eq 0 ] && [ -z "$vgw_need" ] && exit 0
+
+as_root=
+[ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && as_root=1
+
+if [ ${#apt_need[@]} -gt 0 ] && [ -z "$as_root" ]; then
+  missing=("${apt_need[@]}")
+  [ -n "$vgw_need" ] && missing+=(versitygw)
+  echo "test-deps: missing ${missing[*]}." >&2
+  echo "  Install them (Debian/Ubuntu: sudo apt-get install ${apt_need[*]}), or run 'make test' as root." >&2
+  [ -n "$vgw_need" ] && echo "  versitygw: GOFLAGS=-mod=mod GOBIN=$gobin go install $VERSITYGW" >&2
+  exit 1
 fi
 
-echo "test-deps: missing ${need[*]}." >&2
-echo "  Install them (Debian/Ubuntu: sudo apt-get install ${need[*]}), or run 'make test' as root." >&2
-exit 1
+# versitygw compiles for minutes on a small machine (and needs no root), so
+# it builds in the background while apt-get downloads and unpacks.
+vgw_pid=
+vgw_log=
+if [ -n "$vgw_need" ]; then
+  echo "test-deps: installing versitygw into $gobin (go install; minutes the first time)"
+  vgw_log="$(mktemp)"
+  GOFLAGS=-mod=mod GOBIN="$gobin" go install "$VERSITYGW" >"$vgw_log" 2>&1 &
+  vgw_pid=$!
+  # If apt-get fails, set -e ends the script: take the build down with it.
+  trap '[ -n "$vgw_pid" ] && kill "$vgw_pid" 2>/dev/null; rm -f "$vgw_log"' EXIT
+fi
+
+if [ ${#apt_need[@]} -gt 0 ]; then
+  echo "test-deps: installing ${apt_need[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  # Try the package lists already on the machine first; refresh them (once)
+  # only when they are missing or stale.
+  if ! apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null
+  fi
+fi
+
+if [ -n "$vgw_pid" ]; then
+  pid=$vgw_pid
+  vgw_pid=
+  if ! wait "$pid"; then
+    echo "test-deps: go install $VERSITYGW failed:" >&2
+    cat "$vgw_log" >&2
+    exit 1
+  fi
+fi
