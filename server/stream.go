@@ -196,7 +196,6 @@ type stream struct {
 }
 
 func (st *stream) run(ctx context.Context, last string) error {
-	sessionID := st.sess.ID
 	st.last = last
 	if st.last == originID {
 		st.last = ""
@@ -205,13 +204,16 @@ func (st *stream) run(ctx context.Context, last string) error {
 		if err := st.snapshot(ctx); err != nil {
 			return st.end(err)
 		}
+	} else if err := st.send("", "", nil); err != nil {
+		// A reconnect: the first message is the retry alone, which also
+		// tells the client at once that it is live, before any replay.
+		return err
 	}
 	for {
-		events, err := st.s.cat.EventsAfter(ctx, sessionID, st.last, replayBatch)
+		events, err := st.next(ctx)
 		if errors.Is(err, storage.ErrEventGone) {
 			// Unknown or too old to replay: start the viewer afresh.
-			err = st.snapshot(ctx)
-			if err == nil {
+			if err = st.snapshot(ctx); err == nil {
 				continue
 			}
 		}
@@ -224,23 +226,10 @@ func (st *stream) run(ctx context.Context, last string) error {
 			}
 			st.last = ev.ID
 		}
-		if len(events) == replayBatch {
-			continue
-		}
 		for _, data := range st.news.take() {
 			if err := st.send("", api.EventUpload, data); err != nil {
 				return err
 			}
-		}
-		if st.retry > 0 {
-			// Nothing to replay: the first message is the retry alone, which
-			// also tells the client at once that it is live.
-			if err := st.send("", "", nil); err != nil {
-				return err
-			}
-		}
-		if err := st.wait(ctx); err != nil {
-			return st.end(err)
 		}
 	}
 }
@@ -276,50 +265,53 @@ func (st *stream) sendLogged(ev storage.Event) error {
 	return st.send(ev.ID, ev.Type, ev.Data)
 }
 
-// wait blocks until the log may have grown or there is news, writing a
-// keep-alive comment whenever the stream has been quiet for KeepAlive
-// (and keeping the session alive while it is watched). It returns
-// storage.ErrExpired when the session's time is up.
-func (st *stream) wait(ctx context.Context) error {
+// next is one blocking read of the log after the last event sent: it
+// returns the events, or nothing when there is news to send. While the
+// session is quiet it writes a keep-alive comment every KeepAlive (and
+// keeps the session alive while it is watched). It returns
+// storage.ErrExpired when the session's time is up, by this server's
+// clock.
+func (st *stream) next(ctx context.Context) ([]storage.Event, error) {
 	for {
 		untilEnd := st.sess.ExpiresAt.Sub(st.s.cfg.Now())
 		if untilEnd <= 0 {
 			// Its end may have moved since we last looked.
 			sess, err := st.s.cat.Session(ctx, st.sess.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			st.sess = sess
 			continue
 		}
 		d := min(st.s.cfg.KeepAlive, untilEnd)
-		wctx, cancel := context.WithTimeout(ctx, d)
-		news := make(chan struct{})
+		rctx, cancel := context.WithTimeout(ctx, d)
+		stop := make(chan struct{})
 		woke := make(chan bool, 1)
 		go func() {
 			select {
 			case <-st.news.wake:
 				woke <- true
 				cancel()
-			case <-news:
+			case <-stop:
 				woke <- false
 			}
 		}()
-		err := st.s.cat.Wait(wctx, st.sess.ID, st.last)
-		close(news)
+		events, err := st.s.cat.Read(rctx, st.sess.ID, st.last, replayBatch)
+		close(stop)
 		byNews := <-woke
 		cancel()
-		if err == nil || byNews {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		switch {
+		case err == nil:
+			return events, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case byNews:
+			return nil, nil
+		case !errors.Is(err, context.DeadlineExceeded):
+			return nil, err
 		}
 		if err := st.w.WriteKeepAlive(); err != nil {
-			return err
+			return nil, err
 		}
 		st.sess.ExpiresAt = st.s.touch(ctx, st.sess)
 	}

@@ -107,6 +107,11 @@ type Session struct {
 // Session after the change, as JSON.
 const EventSession = "session"
 
+// EventEnded is the type of the event EndSession appends: the log's own
+// word that the session is over. Read never returns it (it answers
+// ErrExpired instead); it is there to wake readers elsewhere.
+const EventEnded = "ended"
+
 // Quota bounds a session. Zero means no limit.
 type Quota struct {
 	MaxImages int
@@ -148,10 +153,11 @@ type Catalog interface {
 	// the record and the event (zero when nothing moved).
 	ExtendSession(ctx context.Context, id string, expiresAt time.Time) (Session, Event, error)
 	// EndSession ends a live session now: from then on it is ErrExpired,
-	// its waiters wake, and ExpiredSessions lists it until DeleteSession.
+	// an EventEnded in its log wakes its readers, and ExpiredSessions
+	// lists it until DeleteSession.
 	EndSession(ctx context.Context, id string) error
 	// DeleteSession removes an ended or live session's images, event log
-	// and record, and wakes its waiters. What stays is a tombstone: until
+	// and record, and wakes its readers. What stays is a tombstone: until
 	// tombstoneUntil, the id and every upload token it had answer
 	// ErrExpired rather than ErrNotFound. Deleting a tombstone is nil;
 	// unknown is ErrNotFound.
@@ -175,18 +181,17 @@ type Catalog interface {
 	// last event they reflect ("" if the log is empty), read atomically.
 	Images(ctx context.Context, sessionID string) ([]api.Image, string, error)
 
-	// EventsAfter returns up to limit events (limit <= 0: all) after
-	// afterID, oldest first.
-	// afterID "" means from the start of the log. An id the log does not
-	// hold (unknown, or trimmed) is ErrEventGone.
-	EventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]Event, error)
-	// Wait blocks until the session's log has an event after afterID, the
-	// session is deleted or reaches ExpiresAt, or ctx ends. It returns nil
-	// when the caller should look again (it may wake spuriously; an unknown
-	// afterID returns nil and EventsAfter then says ErrEventGone), ctx.Err()
-	// when ctx ends, and at once an error wrapping ErrNotFound or ErrExpired
-	// for a session that is unknown or over.
-	Wait(ctx context.Context, sessionID, afterID string) error
+	// Read returns up to limit events (limit <= 0: all) after afterID,
+	// oldest first; afterID "" is the start of the log. When there are
+	// none yet it blocks until one is appended or ctx ends (then
+	// ctx.Err()), as XREAD BLOCK does, so live delivery and replay are one
+	// call and one round trip. An id the log does not hold (unknown, or
+	// trimmed) is ErrEventGone. A session unknown or over is ErrNotFound
+	// or ErrExpired, at once, and a reader already blocked when the
+	// session ends wakes with ErrExpired: EndSession appends an
+	// EventEnded to the log, so that readers on every instance hear of
+	// it, not only those in the process that ended it.
+	Read(ctx context.Context, sessionID, afterID string, limit int) ([]Event, error)
 
 	// Ping reports whether the backend answers, for /healthz.
 	Ping(ctx context.Context) error

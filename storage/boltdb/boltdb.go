@@ -46,7 +46,7 @@ var (
 	bucketTombstones = []byte("tombstones")
 )
 
-// errClosed is returned by Wait after Close.
+// errClosed is returned by Read after Close.
 var errClosed = errors.New("boltdb: catalog closed")
 
 // Option changes how Open sets up a Catalog.
@@ -486,7 +486,8 @@ func putAndAnnounce(sb *bolt.Bucket, rec sessionRecord) (storage.Session, storag
 	return out, ev, err
 }
 
-// EndSession sets a live session's end to now and wakes its waiters.
+// EndSession sets a live session's end to now, logs its end and wakes
+// its readers.
 func (c *Catalog) EndSession(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -497,7 +498,11 @@ func (c *Catalog) EndSession(ctx context.Context, id string) error {
 			return err
 		}
 		rec.ExpiresAt = c.now()
-		return putMeta(sb, rec)
+		if err := putMeta(sb, rec); err != nil {
+			return err
+		}
+		_, err = appendEvent(sb, storage.EventEnded, []byte("{}"))
+		return err
 	})
 	if err != nil {
 		return err
@@ -841,11 +846,11 @@ func (c *Catalog) Images(ctx context.Context, sessionID string) ([]api.Image, st
 	return imgs, last, nil
 }
 
-// EventsAfter returns up to limit events after afterID, oldest first;
-// limit <= 0 means all of them. afterID "" is the start of the log; an id
-// this session never issued is ErrEventGone; the last id gives an empty
-// list.
-func (c *Catalog) EventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
+// eventsAfter returns up to limit events after afterID, oldest first, at
+// once; limit <= 0 means all of them. afterID "" is the start of the log;
+// an id this session never issued is ErrEventGone; the last id gives an
+// empty list.
+func (c *Catalog) eventsAfter(ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -885,63 +890,29 @@ func (c *Catalog) EventsAfter(ctx context.Context, sessionID, afterID string, li
 	return evs, nil
 }
 
-// Wait blocks until the session's log has an event after afterID, the
-// session is deleted or reaches its expiry, or ctx ends. It returns nil
-// when the caller should read the log again; an error wrapping ErrNotFound
-// or ErrExpired at once if the session is gone or over; ctx.Err() if ctx
-// ends first. An afterID the session never issued returns nil at once, and
-// EventsAfter then reports ErrEventGone.
-func (c *Catalog) Wait(ctx context.Context, sessionID, afterID string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// Take the channel before reading the log: an append committed after
-	// the read below closes exactly this channel, so it cannot be missed.
-	ch, release, err := c.subscribe(sessionID)
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	var (
-		ready     bool
-		expiresAt time.Time
-	)
-	err = c.view(func(tx *bolt.Tx) error {
-		sb, rec, err := c.liveSession(tx, sessionID)
+// Read returns the events after afterID, waiting for the log to grow when
+// there are none. It takes the session's broadcast channel before each
+// look at the log, so an append committed after the look closes exactly
+// that channel and cannot be missed; EndSession and DeleteSession close it
+// too, and the next look then answers ErrExpired.
+func (c *Catalog) Read(ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
+	for {
+		ch, release, err := c.subscribe(sessionID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		expiresAt = rec.ExpiresAt
-		cur := sb.Bucket(bucketEvents).Cursor()
-		last, _ := cur.Last()
-		if afterID == "" {
-			ready = last != nil
-			return nil
+		evs, err := c.eventsAfter(ctx, sessionID, afterID, limit)
+		if err != nil || len(evs) > 0 {
+			release()
+			return evs, err
 		}
-		seq, ok := parseID(afterID)
-		if !ok || sb.Bucket(bucketEvents).Get(seqKey(seq)) == nil {
-			ready = true // let EventsAfter say ErrEventGone
-			return nil
+		select {
+		case <-ch:
+			release()
+		case <-ctx.Done():
+			release()
+			return nil, ctx.Err()
 		}
-		ready = binary.BigEndian.Uint64(last) > seq
-		return nil
-	})
-	if err != nil || ready {
-		return err
-	}
-
-	// Wake at the session's end too, so a stream can send "expired" without
-	// waiting for the sweeper to delete the session.
-	timer := time.NewTimer(expiresAt.Sub(c.now()))
-	defer timer.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

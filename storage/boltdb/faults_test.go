@@ -211,7 +211,7 @@ func TestCorrupt(t *testing.T) {
 				for _, id := range ids {
 					_, _ = c.Session(ctx, id)
 					_, _, _ = c.Images(ctx, id)
-					_, _ = c.EventsAfter(ctx, id, "", 0)
+					_, _ = c.Read(ctx, id, "", 0)
 				}
 				if err := c.Close(); err != nil && !errors.Is(err, boltdb.ErrCorrupt) {
 					t.Errorf("page %d, fill %d: Close: %v", p, seed, err)

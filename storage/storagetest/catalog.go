@@ -35,7 +35,7 @@ func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
 		{"Unknown", testCatalogUnknown},
 		{"Expired", testCatalogExpired},
 		{"Delete", testCatalogDelete},
-		{"DeleteWakesWaiter", testCatalogDeleteWakesWaiter},
+		{"DeleteWakesReader", testCatalogDeleteWakesReader},
 		{"AddImages", testCatalogAddImages},
 		{"EventIDs", testCatalogEventIDs},
 		{"EventsAfter", testCatalogEventsAfter},
@@ -46,9 +46,9 @@ func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
 		{"ConcurrentDuplicate", testCatalogConcurrentDuplicate},
 		{"ConcurrentQuota", testCatalogConcurrentQuota},
 		{"RemoveImage", testCatalogRemoveImage},
-		{"WaitWakesOnAppend", testCatalogWaitWakesOnAppend},
-		{"WaitReturnsAtOnce", testCatalogWaitReturnsAtOnce},
-		{"WaitHonoursContext", testCatalogWaitHonoursContext},
+		{"ReadWakesOnAppend", testCatalogReadWakesOnAppend},
+		{"ReadReturnsAtOnce", testCatalogReadReturnsAtOnce},
+		{"ReadHonoursContext", testCatalogReadHonoursContext},
 		{"SnapshotPlusEvents", testCatalogSnapshotPlusEvents},
 		{"Ping", testCatalogPing},
 		{"RenewUploadLink", testCatalogRenewUploadLink},
@@ -176,12 +176,12 @@ func allEvents(t *testing.T, c storage.Catalog, sessionID string) []storage.Even
 	var all []storage.Event
 	after := ""
 	for {
-		page, err := c.EventsAfter(testContext(t), sessionID, after, 3)
+		page, err := readNow(c, testContext(t), sessionID, after, 3)
 		if err != nil {
-			t.Fatalf("EventsAfter(%q): %v", after, err)
+			t.Fatalf("Read(%q): %v", after, err)
 		}
 		if len(page) > 3 {
-			t.Fatalf("EventsAfter(limit 3) returned %d events", len(page))
+			t.Fatalf("Read(limit 3) returned %d events", len(page))
 		}
 		all = append(all, page...)
 		if len(page) < 3 {
@@ -259,11 +259,11 @@ func testCatalogUnknown(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Image", err, storage.ErrNotFound)
 	_, _, err = c.Images(ctx, id)
 	wantErr(t, "Images", err, storage.ErrNotFound)
-	_, err = c.EventsAfter(ctx, id, "", 10)
-	wantErr(t, "EventsAfter", err, storage.ErrNotFound)
+	_, err = readNow(c, ctx, id, "", 10)
+	wantErr(t, "Read (now)", err, storage.ErrNotFound)
 	// Waiting on nothing must not block until ctx ends.
-	err = c.Wait(ctx, id, "")
-	wantErr(t, "Wait", err, storage.ErrNotFound)
+	err = waitRead(c, ctx, id, "")
+	wantErr(t, "Read", err, storage.ErrNotFound)
 
 	// An unknown image of a known session.
 	s := liveSession(t, c)
@@ -293,8 +293,8 @@ func testCatalogExpired(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Image", err, storage.ErrExpired)
 	_, _, err = c.Images(ctx, s.ID)
 	wantErr(t, "Images", err, storage.ErrExpired)
-	_, err = c.EventsAfter(ctx, s.ID, "", 10)
-	wantErr(t, "EventsAfter", err, storage.ErrExpired)
+	_, err = readNow(c, ctx, s.ID, "", 10)
+	wantErr(t, "Read (now)", err, storage.ErrExpired)
 
 	ids, err := c.ExpiredSessions(ctx, time.Now())
 	if err != nil {
@@ -359,12 +359,12 @@ func testCatalogDelete(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Images", err, storage.ErrExpired)
 	_, err = c.Image(ctx, s.ID, img.ID)
 	wantErr(t, "Image", err, storage.ErrExpired)
-	_, err = c.EventsAfter(ctx, s.ID, "", 10)
-	wantErr(t, "EventsAfter", err, storage.ErrExpired)
+	_, err = readNow(c, ctx, s.ID, "", 10)
+	wantErr(t, "Read (now)", err, storage.ErrExpired)
 	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), storage.Quota{})
 	wantErr(t, "AddImage", err, storage.ErrExpired)
-	err = c.Wait(ctx, s.ID, "")
-	wantErr(t, "Wait", err, storage.ErrExpired)
+	err = waitRead(c, ctx, s.ID, "")
+	wantErr(t, "Read", err, storage.ErrExpired)
 	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
 		t.Errorf("second DeleteSession = %v, want nil (a tombstone already)", err)
 	}
@@ -386,24 +386,24 @@ func testCatalogDelete(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogDeleteWakesWaiter(t *testing.T, c storage.Catalog) {
+func testCatalogDeleteWakesReader(t *testing.T, c storage.Catalog) {
 	s := liveSession(t, c)
 	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
 	done := make(chan error, 1)
-	go func() { done <- c.Wait(testContext(t), s.ID, ev.ID) }()
+	go func() { done <- waitRead(c, testContext(t), s.ID, ev.ID) }()
 	// Give the waiter a moment to block. The test does not depend on it:
-	// a Wait that starts after the delete must return ErrNotFound at once.
+	// a Read that starts after the delete must return ErrExpired at once.
 	time.Sleep(50 * time.Millisecond)
 	if err := c.DeleteSession(testContext(t), s.ID, tombstone()); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, storage.ErrExpired) {
-			t.Errorf("Wait after DeleteSession = %v, want nil or ErrExpired", err)
+		if !errors.Is(err, storage.ErrExpired) {
+			t.Errorf("Read after DeleteSession = %v, want ErrExpired", err)
 		}
 	case <-time.After(hangTimeout):
-		t.Fatal("Wait did not return after DeleteSession")
+		t.Fatal("Read did not return after DeleteSession")
 	}
 }
 
@@ -467,12 +467,12 @@ func testCatalogEventIDs(t *testing.T, c storage.Catalog) {
 		}
 		// Increasing: every id is followed by exactly the events logged
 		// after it, whatever the ids look like.
-		after, err := c.EventsAfter(testContext(t), s.ID, ev.ID, 100)
+		after, err := readNow(c, testContext(t), s.ID, ev.ID, 100)
 		if err != nil {
-			t.Fatalf("EventsAfter(%q): %v", ev.ID, err)
+			t.Fatalf("Read(%q): %v", ev.ID, err)
 		}
 		if !slices.Equal(eventIDs(after), eventIDs(log[i+1:])) {
-			t.Errorf("EventsAfter(event %d) = %q, want %q", i, eventIDs(after), eventIDs(log[i+1:]))
+			t.Errorf("Read(event %d) = %q, want %q", i, eventIDs(after), eventIDs(log[i+1:]))
 		}
 	}
 }
@@ -514,16 +514,16 @@ func testCatalogEventsAfter(t *testing.T, c storage.Catalog) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.EventsAfter(testContext(t), s.ID, tt.after, tt.limit)
+			got, err := readNow(c, testContext(t), s.ID, tt.after, tt.limit)
 			if tt.err != nil {
-				wantErr(t, fmt.Sprintf("EventsAfter(%q)", tt.after), err, tt.err)
+				wantErr(t, fmt.Sprintf("Read(%q)", tt.after), err, tt.err)
 				return
 			}
 			if err != nil {
-				t.Fatalf("EventsAfter(%q): %v", tt.after, err)
+				t.Fatalf("Read(%q): %v", tt.after, err)
 			}
 			if !slices.Equal(eventIDs(got), eventIDs(tt.want)) {
-				t.Errorf("EventsAfter(%q, %d) = %q, want %q", tt.after, tt.limit, eventIDs(got), eventIDs(tt.want))
+				t.Errorf("Read(%q, %d) = %q, want %q", tt.after, tt.limit, eventIDs(got), eventIDs(tt.want))
 			}
 		})
 	}
@@ -531,7 +531,7 @@ func testCatalogEventsAfter(t *testing.T, c storage.Catalog) {
 
 func testCatalogEmptyLog(t *testing.T, c storage.Catalog) {
 	s := liveSession(t, c)
-	evs, err := c.EventsAfter(testContext(t), s.ID, "", 10)
+	evs, err := readNow(c, testContext(t), s.ID, "", 10)
 	if err != nil || len(evs) != 0 {
 		t.Errorf("EventsAfter on a new session = %v, %v; want nothing", evs, err)
 	}
@@ -544,9 +544,9 @@ func testCatalogEmptyLog(t *testing.T, c storage.Catalog) {
 	if ev.ID == "" {
 		t.Fatal("the first event has an empty id")
 	}
-	evs, err = c.EventsAfter(testContext(t), s.ID, ev.ID, 10)
+	evs, err = readNow(c, testContext(t), s.ID, ev.ID, 10)
 	if err != nil || len(evs) != 0 {
-		t.Errorf("EventsAfter(first id) = %v, %v; want nothing", evs, err)
+		t.Errorf("Read(first id) = %v, %v; want nothing", evs, err)
 	}
 }
 
@@ -759,10 +759,10 @@ func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
 	if err := json.Unmarshal(ev.Data, &data); err != nil || data.ID != gone.ID {
 		t.Errorf("removed event data %s (%v), want {\"id\":%q}", ev.Data, err, gone.ID)
 	}
-	after, err := c.EventsAfter(ctx, s.ID, last.ID, 10)
+	after, err := readNow(c, ctx, s.ID, last.ID, 10)
 	if err != nil || !slices.Equal(eventIDs(after), []string{ev.ID}) || after[0].Type != api.EventRemoved ||
 		string(after[0].Data) != string(ev.Data) {
-		t.Errorf("EventsAfter(last image) = %+v, %v; want the removed event", after, err)
+		t.Errorf("Read(last image) = %+v, %v; want the removed event", after, err)
 	}
 
 	list, lastID, err := c.Images(ctx, s.ID)
@@ -793,21 +793,13 @@ func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
 	wantErr(t, "AddImage over quota after re-adding", err, storage.ErrQuota)
 }
 
-// subscribe reads the log after id the way the server's stream does: read,
-// and if there is nothing, wait and read again. Wait may wake spuriously.
+// subscribe reads the log after id the way the server's stream does: one
+// blocking read.
 func subscribe(ctx context.Context, c storage.Catalog, sessionID, after string) ([]storage.Event, error) {
-	for {
-		evs, err := c.EventsAfter(ctx, sessionID, after, 100)
-		if err != nil || len(evs) > 0 {
-			return evs, err
-		}
-		if err := c.Wait(ctx, sessionID, after); err != nil {
-			return nil, err
-		}
-	}
+	return c.Read(ctx, sessionID, after, 100)
 }
 
-func testCatalogWaitWakesOnAppend(t *testing.T, c storage.Catalog) {
+func testCatalogReadWakesOnAppend(t *testing.T, c storage.Catalog) {
 	s := liveSession(t, c)
 	for _, name := range []string{"empty log", "after an event"} {
 		_, last, err := c.Images(testContext(t), s.ID)
@@ -831,7 +823,7 @@ func testCatalogWaitWakesOnAppend(t *testing.T, c storage.Catalog) {
 				t.Errorf("%s: subscriber got %q, %v; want %q", name, eventIDs(r.evs), r.err, ev.ID)
 			}
 		case <-time.After(hangTimeout):
-			t.Fatalf("%s: Wait did not wake on AddImage", name)
+			t.Fatalf("%s: Read did not wake on AddImage", name)
 		}
 	}
 
@@ -867,20 +859,20 @@ func testCatalogWaitWakesOnAppend(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogWaitReturnsAtOnce(t *testing.T, c storage.Catalog) {
+func testCatalogReadReturnsAtOnce(t *testing.T, c storage.Catalog) {
 	s := liveSession(t, c)
 	first := addImage(t, c, s.ID, newImage(s.ID, 1))
 	addImage(t, c, s.ID, newImage(s.ID, 1))
-	// testContext only ends after hangTimeout: a nil answer means Wait saw
+	// testContext only ends after hangTimeout: a nil answer means Read saw
 	// the events already there.
 	for _, after := range []string{"", first.ID} {
-		if err := c.Wait(testContext(t), s.ID, after); err != nil {
-			t.Errorf("Wait(%q) with events after it = %v, want nil at once", after, err)
+		if err := waitRead(c, testContext(t), s.ID, after); err != nil {
+			t.Errorf("Read(%q) with events after it = %v, want nil at once", after, err)
 		}
 	}
 }
 
-func testCatalogWaitHonoursContext(t *testing.T, c storage.Catalog) {
+func testCatalogReadHonoursContext(t *testing.T, c storage.Catalog) {
 	empty := liveSession(t, c)
 	busy := liveSession(t, c)
 	ev := addImage(t, c, busy.ID, newImage(busy.ID, 1))
@@ -888,16 +880,15 @@ func testCatalogWaitHonoursContext(t *testing.T, c storage.Catalog) {
 		{"empty log", empty.ID, ""},
 		{"after the last event", busy.ID, ev.ID},
 	} {
-		// Deadline: Wait may wake spuriously, but once ctx is over it must
-		// say so.
+		// Deadline: once ctx is over, Read must say so.
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		start := time.Now()
 		var err error
 		for err == nil && time.Since(start) < hangTimeout {
-			err = c.Wait(ctx, tt.session, tt.after)
+			err = waitRead(c, ctx, tt.session, tt.after)
 		}
 		cancel()
-		wantErr(t, tt.name+": Wait past its deadline", err, context.DeadlineExceeded)
+		wantErr(t, tt.name+": Read past its deadline", err, context.DeadlineExceeded)
 
 		// Cancel from another goroutine.
 		ctx, cancel = context.WithCancel(t.Context())
@@ -905,10 +896,10 @@ func testCatalogWaitHonoursContext(t *testing.T, c storage.Catalog) {
 		go func() {
 			var err error
 			for err == nil && ctx.Err() == nil {
-				err = c.Wait(ctx, tt.session, tt.after)
+				err = waitRead(c, ctx, tt.session, tt.after)
 			}
 			if err == nil {
-				err = c.Wait(ctx, tt.session, tt.after)
+				err = waitRead(c, ctx, tt.session, tt.after)
 			}
 			done <- err
 		}()
@@ -916,9 +907,9 @@ func testCatalogWaitHonoursContext(t *testing.T, c storage.Catalog) {
 		cancel()
 		select {
 		case err := <-done:
-			wantErr(t, tt.name+": Wait after cancel", err, context.Canceled)
+			wantErr(t, tt.name+": Read after cancel", err, context.Canceled)
 		case <-time.After(hangTimeout):
-			t.Fatalf("%s: Wait ignored cancel", tt.name)
+			t.Fatalf("%s: Read ignored cancel", tt.name)
 		}
 	}
 }
@@ -989,7 +980,7 @@ func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
 		var evs []storage.Event
 		if snap.last == "" {
 			evs = log
-		} else if evs, err = c.EventsAfter(testContext(t), s.ID, snap.last, 1000); err != nil {
+		} else if evs, err = readNow(c, testContext(t), s.ID, snap.last, 1000); err != nil {
 			t.Fatalf("snapshot %d: EventsAfter(%q): %v", i, snap.last, err)
 		}
 		ids := slices.Clone(snap.ids)
@@ -1175,18 +1166,18 @@ func testCatalogEndSession(t *testing.T, c storage.Catalog) {
 	s := liveSession(t, c)
 	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
 	done := make(chan error, 1)
-	go func() { done <- c.Wait(testContext(t), s.ID, ev.ID) }()
+	go func() { done <- waitRead(c, testContext(t), s.ID, ev.ID) }()
 	time.Sleep(50 * time.Millisecond) // let it block; not relied on
 	if err := c.EndSession(ctx, s.ID); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, storage.ErrExpired) {
-			t.Errorf("Wait after EndSession = %v, want nil or ErrExpired", err)
+		if !errors.Is(err, storage.ErrExpired) {
+			t.Errorf("Read after EndSession = %v, want ErrExpired", err)
 		}
 	case <-time.After(hangTimeout):
-		t.Fatal("Wait did not return after EndSession")
+		t.Fatal("Read did not return after EndSession")
 	}
 	_, err := c.Session(ctx, s.ID)
 	wantErr(t, "Session after EndSession", err, storage.ErrExpired)
@@ -1211,4 +1202,24 @@ func testCatalogTombstoneLapses(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Session with a lapsed tombstone", err, storage.ErrNotFound)
 	_, err = c.SessionByToken(ctx, s.UploadToken)
 	wantErr(t, "SessionByToken with a lapsed tombstone", err, storage.ErrNotFound)
+}
+
+// readNow is Read that does not wait: it answers what the log holds now,
+// an empty list when that is nothing. It gives a backend a second to
+// answer, which only an expected empty list ever spends.
+func readNow(c storage.Catalog, ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	evs, err := c.Read(rctx, sessionID, afterID, limit)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, nil
+	}
+	return evs, err
+}
+
+// waitRead is a blocking Read for one event, for the tests of waking: it
+// returns what the read returned, without the events.
+func waitRead(c storage.Catalog, ctx context.Context, sessionID, afterID string) error {
+	_, err := c.Read(ctx, sessionID, afterID, 1)
+	return err
 }
