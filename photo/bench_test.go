@@ -7,11 +7,13 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/disintegration/imaging"
+	"github.com/gen2brain/heic"
 )
 
 // photo12MP is a 4000x3000 JPEG (quality 90, 4:2:0 like a phone's) with
@@ -164,4 +166,86 @@ func BenchmarkTailLatency12MP(b *testing.B) {
 		total += done.Sub(<-lastByte)
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-after-last-byte")
+}
+
+// heicBenchFile is the HEIC the HEIC benchmarks decode: the iPhone photo
+// (2566x3313, 8.5 MP, 42 tiles), or the file QRSYNC_HEIC_BENCH names.
+func heicBenchFile(b *testing.B) []byte {
+	if p := os.Getenv("QRSYNC_HEIC_BENCH"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	return iphoneHEIC(b)
+}
+
+// reportCPU adds the CPU per operation and per megapixel to a benchmark
+// whose loop used cpu of CPU time over n operations of px pixels each.
+func reportCPU(b *testing.B, cpu time.Duration, n int, px int64) {
+	ms := float64(cpu.Microseconds()) / 1000 / float64(n)
+	b.ReportMetric(ms, "cpu-ms/op")
+	b.ReportMetric(ms/(float64(px)/1e6), "cpu-ms/MP")
+}
+
+// BenchmarkHEICDecode is the HEIC decoder alone, in this process, on
+// whichever decoder gen2brain/heic picked (HEICDecoder; LD_LIBRARY_PATH
+// naming a directory with libheif.so selects the system one, -tags
+// nodynamic forbids it).
+func BenchmarkHEICDecode(b *testing.B) {
+	data := heicBenchFile(b)
+	heic.Init()
+	b.Log(HEICDecoder())
+	var px int64
+	start := cpuTime()
+	for b.Loop() {
+		img, err := heic.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		px = int64(img.Bounds().Dx() * img.Bounds().Dy())
+	}
+	reportCPU(b, cpuTime()-start, b.N, px)
+}
+
+// BenchmarkProcessHEIC is the whole of Process on a HEIC: header, decode
+// (in a worker, for the WebAssembly decoder), 400 px thumbnail and the
+// display rendition.
+func BenchmarkProcessHEIC(b *testing.B) {
+	data := heicBenchFile(b)
+	PrepareHEIC()
+	b.Log(HEICDecoder())
+	b.SetBytes(int64(len(data)))
+	var px int64
+	start := cpuTime()
+	for b.Loop() {
+		info, err := Process(bytes.NewReader(data), Options{Display: io.Discard}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		px = int64(info.Width) * int64(info.Height)
+	}
+	if heicInProcess() { // a worker's CPU is not this process's
+		reportCPU(b, cpuTime()-start, b.N, px)
+	}
+}
+
+// BenchmarkHEICFirstDecode is what the first HEIC photo of a process
+// waits for if nothing started a worker ahead: a worker's start and its
+// compiling the WebAssembly decoder (nothing for a system libheif), then
+// the photo. It means something only as the process's first HEIC work:
+// go test -run '^$' -bench HEICFirstDecode -benchtime 1x.
+func BenchmarkHEICFirstDecode(b *testing.B) {
+	data := heicBenchFile(b)
+	for b.Loop() {
+		t0 := time.Now()
+		PrepareHEIC()
+		compile := time.Since(t0)
+		if _, err := Process(bytes.NewReader(data), Options{Display: io.Discard}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(compile.Microseconds())/1000, "ms-compile")
+		b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms-first-photo")
+	}
 }

@@ -632,3 +632,77 @@ func (h fixedHeader) at(off, n int) []byte {
 	}
 	return h[off : off+n]
 }
+
+// --- HEIC ----------------------------------------------------------------------
+
+// heicMemory is what decoding a HEIC file allocates with the WebAssembly
+// decoder, in the worker process that runs it (heicworker.go) and in this
+// one (the file, read whole, and the image the worker sends back) added
+// up: both are this machine's memory. The decoder's linear memory is a
+// Go slice that grows by append as libheif and libde265 ask for more, so
+// every step of its growth is counted, the garbage of the steps before
+// included (~3.6 times the final 52 MB for IMG_5195.HEIC), and the image
+// it returns is a view of that memory, which stays live until the resize
+// is done. libheif holds the file, its own copy of the image and, in
+// libde265, the picture being decoded with its per-block state; a grid
+// decodes one tile at a time; a rotation ('irot') makes one more copy, a
+// mirror ('imir') none. Measured (runtime.MemStats.TotalAlloc over one
+// Process call with a rendition, in both processes,
+// TestHEICCostMatchesAllocation), in bytes per pixel of the primary image:
+//
+//	                       estimate  measured
+//	one image, 4:2:0          36.7    27.5-33.0  (0.3, 1.5 and 12 MP)
+//	           4:2:2          38.7    31.6
+//	           4:4:4          56.7    50.1
+//	           grey           28.1    22.7
+//	      10-bit 4:2:0        61.9    54.0
+//	      with alpha          58.7    43.0-55.0
+//	grid of 512×512 4:2:0     28.5    23.3       (IMG_5195.HEIC)
+//	      turned by irot      37.5    31.1
+//
+// plus 8 bytes per byte of the file: the decoder reads it whole (io.ReadAll
+// grows its buffer the same way) and copies it into its memory. The
+// system libheif, when gen2brain/heic uses one, allocates in C instead:
+// ~1.75 bytes per pixel in Go, and ~50 MB of resident memory for that
+// photo, so the same estimate holds it from above.
+func heicMemory(f *heifFile, thumbSize int, display bool) memory {
+	p := f.primary
+	tiles := p.typ == "grid"
+	c := f.coded[0].hevc // every coded image of the primary has one (check)
+	// samples per pixel of the image returned, and the measured total per
+	// pixel for one coded image of that chroma format.
+	samples, perPixel := 1.5, 36.0
+	switch c.chroma {
+	case 0:
+		samples, perPixel = 1, 26
+	case 2:
+		samples, perPixel = 2, 38
+	case 3:
+		samples, perPixel = 3, 56
+	}
+	if tiles {
+		perPixel *= 0.75 // libde265's state is a tile's, not the image's
+	}
+	if c.bitDepth > 8 {
+		perPixel *= 1.7 // 16-bit samples until the conversion to 8 bits
+	}
+	if p.rot != 0 {
+		perPixel += 6 * samples
+	}
+	if f.alpha != nil {
+		perPixel += 22 * float64(f.alpha.w) * float64(f.alpha.h) / (float64(p.w) * float64(p.h))
+	}
+	px := int64(p.w) * int64(p.h)
+	var m memory
+	m.decoded = int64(samples * float64(px))
+	m.decoder = max(0, int64(perPixel*float64(px))-m.decoded) + 8*f.dataEnd
+	kind := kindYCbCr
+	if c.chroma == 0 {
+		kind = kindPlain // *image.Gray
+	}
+	m.process = resizeCost(f.width, f.height, thumbSize, kind)
+	if display && (f.width > DisplaySize || f.height > DisplaySize) {
+		m.process += resizeCost(f.width, f.height, DisplaySize, kind)
+	}
+	return m
+}

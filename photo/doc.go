@@ -83,4 +83,26 @@
 // past its end, since phones append more images (MPF previews, HDR gain
 // maps) with their own Exif; those are cleaned too. The pixel data is never
 // touched.
+//
+// # HEIC
+//
+// HEIC (HEVC-coded HEIF, the iPhone's default) is sniffed by its 'ftyp'
+// brands. Its header is the 'meta' box, which phones write before the
+// pixel data: heif.go reads it (bounded by MaxHeaderBytes, whatever comes
+// before it included) for the primary image, its 'ispe' size turned by
+// 'irot', its tiles and their SPS, and where each item's bytes are, and
+// refuses from it alone a file over MaxPixels, one whose SPS is larger
+// than its 'ispe', a grid with tiles beyond its output, AVIF and other
+// codecs. The decoder (libheif and libde265 compiled to WebAssembly,
+// github.com/gen2brain/heic, or a system libheif) needs the file whole:
+// it is read up to the end of its last item once admitted, and decoded in
+// a worker process (heicworker.go: wazero's code would stall this
+// process's garbage collector). The decoder applies 'irot' and 'imir';
+// the Exif orientation is not applied on top (HEIF readers ignore it; an
+// iPhone writes it to agree with 'irot'). Browsers cannot show HEIC, so
+// Options.Display receives a JPEG rendition from the same decode. Its cost
+// (cost.go, heicMemory) was measured like the others', and is large: the
+// decoder's memory grows by append, ~25-35 bytes per pixel allocated in
+// all. StripLocation cleans the Exif and XMP items in place as they
+// stream by (heifstrip.go).
 package photo

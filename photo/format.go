@@ -3,6 +3,7 @@ package photo
 import (
 	"bytes"
 	"errors"
+	"slices"
 )
 
 // Format is an accepted image format, named by what its bytes say (Sniff),
@@ -10,13 +11,16 @@ import (
 // wrong and an attacker may choose.
 type Format string
 
-// The accepted formats. They are the ones every browser shows and pure Go
-// decodes, so the server can both make a thumbnail and serve the original.
+// The accepted formats. JPEG, PNG, GIF and WebP are the ones every
+// browser shows and pure Go decodes; HEIC (HEVC-coded HEIF, the iPhone's
+// default) is decoded by libheif without cgo (see heic.go), and browsers
+// are given a JPEG rendition of it (NeedsRendition).
 const (
 	JPEG Format = "jpeg"
 	PNG  Format = "png"
 	GIF  Format = "gif"
 	WebP Format = "webp"
+	HEIC Format = "heic"
 )
 
 // ContentType is the MIME type to serve the original with ("image/jpeg",
@@ -32,6 +36,8 @@ func (f Format) ContentType() string {
 		return "image/gif"
 	case WebP:
 		return "image/webp"
+	case HEIC:
+		return "image/heic"
 	}
 	return "application/octet-stream"
 }
@@ -49,39 +55,24 @@ func (f Format) Ext() string {
 		return ".gif"
 	case WebP:
 		return ".webp"
+	case HEIC:
+		return ".heic"
 	}
 	return ""
 }
 
-// messageError is a sentinel with a message for a person and an error it
-// is a kind of (so ErrHEIC is also ErrUnsupported).
-type messageError struct {
-	msg  string
-	kind error
-}
-
-func (e *messageError) Error() string { return e.msg }
-func (e *messageError) Unwrap() error { return e.kind }
-
 // Errors returned by Sniff and Process, always wrapped with %w and detail,
 // so callers decide with errors.Is and can show Error() to a person. The
-// server maps ErrUnsupported (and so ErrHEIC) to 415 and ErrTooManyPixels
-// and ErrCorrupt to 422.
+// server maps ErrUnsupported to 415 and ErrTooManyPixels and ErrCorrupt
+// to 422.
 var (
 	// ErrUnsupported: the bytes are not one of the accepted formats (SVG,
 	// HTML, PDF, zip, text, AVIF, empty, ...), or are an animated WebP,
-	// which the pure-Go decoder cannot read. Accepting only sniffed raster
+	// which the pure-Go decoder cannot read, or a HEIF file that is not an
+	// HEVC still image (an image sequence, AVIF, another codec) or whose
+	// layout this package does not follow. Accepting only sniffed raster
 	// formats keeps scriptable content (SVG, HTML) out of storage.
-	ErrUnsupported = errors.New("unsupported file type: send a JPEG, PNG, GIF or WebP image")
-
-	// ErrHEIC: an HEIC/HEIF photo, the iPhone default. Pure Go cannot
-	// decode it, so the message tells the user what to do instead. It
-	// wraps ErrUnsupported.
-	ErrHEIC error = &messageError{
-		msg: "HEIC/HEIF photos are not supported: on the iPhone choose Settings > Camera > Formats > " +
-			"Most Compatible, or share the photo as JPEG",
-		kind: ErrUnsupported,
-	}
+	ErrUnsupported = errors.New("unsupported file type: send a JPEG, PNG, GIF, WebP or HEIC image")
 
 	// ErrTooManyPixels: the header announces more pixels than allowed.
 	// It is decided from the header alone, before any pixel memory is
@@ -99,15 +90,20 @@ var (
 // the HEIF/AVIF brand list.
 const SniffLen = 64
 
-// heifBrands are ISO-BMFF 'ftyp' brands of HEIC/HEIF still images and
-// sequences (ISO/IEC 23008-12). mif1/msf1 are the generic HEIF brands; an
-// AVIF file lists them too, which is why AVIF is checked first.
-var heifBrands = []string{"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"}
+// heifStillBrands are the ISO-BMFF 'ftyp' brands of HEIF still images
+// (ISO/IEC 23008-12): HEVC-coded ones, and mif1, the generic brand, whose
+// primary image Process checks is HEVC. An AVIF file lists mif1 too,
+// which is why AVIF is checked first.
+var heifStillBrands = []string{"heic", "heix", "heim", "heis", "mif1"}
+
+// heifSequenceBrands are those of HEIF image sequences (a 'moov' track,
+// burst or animation), which are not accepted.
+var heifSequenceBrands = []string{"hevc", "hevx", "msf1"}
 
 // Sniff tells the format from the first bytes of a file (magic numbers,
-// up to SniffLen bytes are looked at). It returns ErrHEIC for HEIC/HEIF,
-// ErrUnsupported (wrapped) for anything else that is not JPEG, PNG, GIF or
-// WebP, including empty input. It never trusts names or declared types.
+// up to SniffLen bytes are looked at). It returns ErrUnsupported (wrapped)
+// for anything that is not JPEG, PNG, GIF, WebP or a HEIF still image,
+// including empty input and AVIF. It never trusts names or declared types.
 func Sniff(head []byte) (Format, error) {
 	switch {
 	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
@@ -129,10 +125,13 @@ func Sniff(head []byte) (Format, error) {
 			}
 		}
 		for _, b := range brands {
-			for _, h := range heifBrands {
-				if b == h {
-					return "", ErrHEIC
-				}
+			if slices.Contains(heifStillBrands, b) {
+				return HEIC, nil
+			}
+		}
+		for _, b := range brands {
+			if slices.Contains(heifSequenceBrands, b) {
+				return "", errorf(ErrUnsupported, "HEIF image sequences are not supported")
 			}
 		}
 		return "", errorf(ErrUnsupported, "ISO media file (brand %q)", brands[0])

@@ -44,6 +44,11 @@ func fuzzSeeds(f *testing.F) {
 	f.Add([]byte("GIF89a"))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8X"))
 	f.Add([]byte(""))
+	// HEIC: a single image (over fuzzMaxPixels, so its header is what is
+	// fuzzed) and one with Exif (GPS) and XMP items.
+	f.Add(readTestdata(f, "heic-640x480.heic"))
+	f.Add(readTestdata(f, "heic-gps.heic")[:4096])
+	f.Add([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic\x00\x00\x00\x08meta"))
 }
 
 // FuzzProcess: Process never panics (a decoder panic it recovers still

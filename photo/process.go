@@ -72,6 +72,13 @@ type Options struct {
 	// Admit. Nothing is read from the stream while Admit runs. Panics in
 	// Admit and release are the caller's and are not recovered.
 	Admit func(cost int64) (release func(), err error)
+	// Display, when set, receives a JPEG rendition of an image browsers
+	// cannot show (Format.NeedsRendition: HEIC), made from the same decode
+	// as the thumbnail: turned as displayed, long side at most
+	// DisplaySize, quality DisplayQuality. Nothing is written to it for
+	// other formats, nor unless the whole stream was good; Info.Display
+	// says whether it was written. Its cost is part of what Admit is given.
+	Display io.Writer
 }
 
 // withDefaults fills zero fields and validates the rest, so a bad
@@ -106,12 +113,18 @@ type Info struct {
 	// orientations 5-8 swap the stored width and height.
 	Width, Height int
 	// Orientation is the EXIF orientation, 1..8; 1 when absent or invalid.
+	// For HEIC it is what the primary image's 'irot' and 'imir' amount
+	// to, which the decoder applies: HEIF readers do not apply the Exif
+	// tag, which an iPhone writes to agree with 'irot' (applying both would
+	// turn the photo twice).
 	Orientation int
 	// Cost is the memory in bytes the decode and resize were estimated to
 	// allocate, from the header, as admitted by Options.Admit; 0 when
 	// Admit is not set (so Info stays a pure description of the image for
 	// callers that do not budget).
 	Cost int64
+	// Display reports that a rendition was written to Options.Display.
+	Display bool
 }
 
 // Process reads one image stream once and writes its thumbnail. It
@@ -128,7 +141,7 @@ type Info struct {
 // the writer of a pipe never blocks forever; on error it may return early,
 // and the caller should then close the pipe's reader with that error.
 //
-// Errors wrap ErrUnsupported (ErrHEIC), ErrTooManyPixels or ErrCorrupt;
+// Errors wrap ErrUnsupported, ErrTooManyPixels or ErrCorrupt;
 // a panic in a decoder is ErrCorrupt. An error returned by r itself (not
 // io.EOF) is passed on wrapped but not as one of those, so a failed upload
 // is not mistaken for a bad image; Admit's error is returned as it is.
@@ -153,6 +166,9 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	}
 	if format == WebP && webpAnimated(head) {
 		return Info{}, errorf(ErrUnsupported, "animated WebP is not supported")
+	}
+	if format == HEIC {
+		prepareHEICSoon() // compiles while the header is read and the rest arrives
 	}
 
 	// Every byte the decoders read passes the observer first, in stream
@@ -188,7 +204,18 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 		callRelease()
 	}()
 
-	cfg, err := decodeConfig(format, rec)
+	var (
+		cfg image.Config
+		hf  *heifFile // HEIC: its header
+	)
+	if format == HEIC {
+		hf, err = readHEIF(rec, opt.MaxPixels)
+		if hf != nil {
+			cfg.Width, cfg.Height = hf.width, hf.height
+		}
+	} else {
+		cfg, err = decodeConfig(format, rec)
+	}
 	if err != nil {
 		return Info{}, decodeError(err, src)
 	}
@@ -205,7 +232,12 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	// What the decode will allocate depends on more than the size: the
 	// estimate reads on to where the pixel data starts (recorded, like
 	// the header, for the decoder).
-	mem := estimate(format, cfg, rec, opt.ThumbSize)
+	var mem memory
+	if format == HEIC {
+		mem = heicMemory(hf, opt.ThumbSize, opt.Display != nil)
+	} else {
+		mem = estimate(format, cfg, rec, opt.ThumbSize)
+	}
 	if rec.err != nil {
 		return Info{}, decodeError(rec.err, src)
 	}
@@ -229,16 +261,41 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	}
 
 	// Replay what was recorded, then go on with the live stream.
-	img, err := decode(format, io.MultiReader(bytes.NewReader(rec.buf), tee))
+	replay := io.MultiReader(bytes.NewReader(rec.buf), tee)
+	var img image.Image
+	if format == HEIC {
+		img, err = decodeHEIC(hf, replay, opt.MaxPixels)
+	} else {
+		img, err = decode(format, replay)
+	}
 	rec.buf = nil
 	if err != nil {
 		return Info{}, decodeError(err, src)
+	}
+	if format == HEIC {
+		// The decoder had the file whole and turned it as displayed; what
+		// follows the last item is drained now, so that the rendition is
+		// only written for a good stream.
+		if err := checkDecodedHEIC(hf, img); err != nil {
+			return Info{}, err
+		}
+		w, h = img.Bounds().Dx(), img.Bounds().Dy()
+		if _, err := io.Copy(io.Discard, tee); err != nil {
+			return Info{}, decodeError(err, src)
+		}
 	}
 	img = onCanvas(img, w, h)
 
 	// Resize before draining: the trailing bytes are still on their way,
 	// so the CPU work overlaps with the network.
 	small := resize(img, opt.ThumbSize)
+	display := false
+	if opt.Display != nil && format.NeedsRendition() {
+		if err := writeRendition(opt.Display, img, hf.icc); err != nil {
+			return Info{}, fmt.Errorf("photo: writing the display rendition: %w", err)
+		}
+		display = true
+	}
 	img = nil
 	callRelease()
 
@@ -247,17 +304,25 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	}
 
 	orient := 1
-	if obs.exif != nil {
+	switch {
+	case format == HEIC:
+		// Already applied by the decoder; reported for what it was.
+		orient = hf.orientation()
+	case obs.exif != nil:
 		orient = exifOrientation(obs.exif)
+		small = orientImage(small, orient)
 	}
-	small = orientImage(small, orient)
-	if err := encodeThumb(thumb, small, opt.Quality); err != nil {
+	var out io.Writer = thumb
+	if format == HEIC {
+		out = withICC(thumb, hf.icc)
+	}
+	if err := encodeThumb(out, small, opt.Quality); err != nil {
 		return Info{}, fmt.Errorf("photo: writing thumbnail: %w", err)
 	}
-	if orient >= 5 {
+	if orient >= 5 && format != HEIC {
 		w, h = h, w
 	}
-	return Info{Format: format, Width: w, Height: h, Orientation: orient, Cost: admitted}, nil
+	return Info{Format: format, Width: w, Height: h, Orientation: orient, Cost: admitted, Display: display}, nil
 }
 
 // pixels formats a pixel count for a person: "400 million", "9600".
@@ -302,7 +367,7 @@ func decodeError(err error, src *sourceReader) error {
 	switch {
 	case src.err != nil:
 		return src.readError()
-	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrCorrupt):
+	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrCorrupt), errors.Is(err, ErrTooManyPixels):
 		return err
 	case errors.Is(err, io.EOF):
 		return wrapCause(ErrCorrupt, io.ErrUnexpectedEOF) // truncated

@@ -61,10 +61,12 @@ func TestSniff(t *testing.T) {
 		{"gif87a", []byte("GIF87a\x01\x00\x01\x00"), GIF, nil},
 		{"gif89a", []byte("GIF89a\x01\x00\x01\x00"), GIF, nil},
 		{"webp", []byte("RIFF\x24\x00\x00\x00WEBPVP8 "), WebP, nil},
-		{"heic file", heic, "", ErrHEIC},
-		{"heic brand", ftyp("heic", "mif1", "heic"), "", ErrHEIC},
-		{"heif mif1 only", ftyp("mif1", "mif1"), "", ErrHEIC},
-		{"hevc sequence", ftyp("msf1", "hevc"), "", ErrHEIC},
+		{"heic file", heic, HEIC, nil},
+		{"heic brand", ftyp("heic", "mif1", "heic"), HEIC, nil},
+		{"heif mif1 only", ftyp("mif1", "mif1"), HEIC, nil},
+		{"heix", ftyp("heix", "mif1", "heix"), HEIC, nil},
+		{"hevc sequence", ftyp("msf1", "hevc"), "", ErrUnsupported},
+		{"avif listing mif1", ftyp("avif", "mif1", "avif"), "", ErrUnsupported},
 		{"avif", ftyp("avif", "mif1", "miaf", "avif"), "", ErrUnsupported},
 		{"mp4", ftyp("isom", "isom", "mp41"), "", ErrUnsupported},
 		{"empty", nil, "", ErrUnsupported},
@@ -93,19 +95,13 @@ func TestSniff(t *testing.T) {
 			if !errors.Is(err, tt.err) || !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("Sniff error %v, want %v (and ErrUnsupported)", err, tt.err)
 			}
-			if tt.err == ErrUnsupported && errors.Is(err, ErrHEIC) {
-				t.Fatalf("Sniff error %v must not be ErrHEIC", err)
-			}
 		})
 	}
 }
 
-func TestErrHEICMessage(t *testing.T) {
-	if !errors.Is(ErrHEIC, ErrUnsupported) {
-		t.Fatal("ErrHEIC must wrap ErrUnsupported")
-	}
-	if !strings.Contains(ErrHEIC.Error(), "Most Compatible") {
-		t.Errorf("ErrHEIC should say what to do: %q", ErrHEIC)
+func TestErrUnsupportedNamesTheFormats(t *testing.T) {
+	if !strings.Contains(ErrUnsupported.Error(), "JPEG, PNG, GIF, WebP or HEIC") {
+		t.Errorf("ErrUnsupported should say what to send: %q", ErrUnsupported)
 	}
 }
 
@@ -118,6 +114,7 @@ func TestFormatNames(t *testing.T) {
 		{PNG, "image/png", ".png"},
 		{GIF, "image/gif", ".gif"},
 		{WebP, "image/webp", ".webp"},
+		{HEIC, "image/heic", ".heic"},
 		{"svg", "application/octet-stream", ""},
 	}
 	for _, tt := range tests {
@@ -345,7 +342,7 @@ func TestProcessErrors(t *testing.T) {
 		opt  Options
 		want error
 	}{
-		{"heic", readShared(t, "heic/IMG_5195.HEIC"), Options{}, ErrHEIC},
+		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf"), Options{}, ErrUnsupported},
 		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`), Options{}, ErrUnsupported},
 		{"html", []byte("<html><script>alert(1)</script></html>"), Options{}, ErrUnsupported},
 		{"pdf", []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\n"), Options{}, ErrUnsupported},
@@ -385,7 +382,7 @@ func TestProcessErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 			for _, other := range []error{ErrUnsupported, ErrTooManyPixels, ErrCorrupt} {
-				if other != tt.want && tt.want != ErrHEIC && errors.Is(err, other) {
+				if other != tt.want && errors.Is(err, other) {
 					t.Errorf("err %v is also %v", err, other)
 				}
 			}

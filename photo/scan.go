@@ -40,6 +40,11 @@ type scanner struct {
 
 	riffLeft int64 // WebP: bytes of the RIFF body not yet announced by a chunk header
 
+	// HEIC, strip mode.
+	pos     int64           // bytes of the stream consumed so far, once the header is out
+	held    []byte          // the stream up to the end of its 'meta' box, held until it is cleaned
+	patches []metadataPatch // metadata ranges still to clean, in order
+
 	// JPEG, strip mode.
 	headerDone bool // the primary image reached its first SOS or EOI: its metadata is read, and a fault or an early end is no longer an error
 	trailing   bool // past the primary image's EOI: only signed APP13 segments are blanked
@@ -86,6 +91,15 @@ func newScanner(f Format, out *bufio.Writer) *scanner {
 	case GIF:
 		// GIF has no EXIF; it is copied as is.
 		s.rest()
+	case HEIC:
+		prepareHEICSoon()
+		if !s.strip {
+			// Process applies no Exif orientation to HEIC (see
+			// Info.Orientation): there is nothing to observe.
+			s.rest()
+			return s
+		}
+		s.heifBox()
 	default:
 		s.err = errorf(ErrUnsupported, "cannot filter format %q", string(f))
 	}

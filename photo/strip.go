@@ -8,8 +8,8 @@ import (
 // StripLocation returns a writer that copies an image stream of format f
 // to w minus location metadata, so stored originals do not reveal where a
 // photo was taken. It streams: memory is bounded by one metadata block
-// (at most 64 KiB for JPEG, 1 MiB for a WebP EXIF or PNG eXIf chunk),
-// never by the file.
+// (at most 64 KiB for JPEG, 1 MiB for a WebP EXIF or PNG eXIf chunk or a
+// HEIC Exif item, MaxHeaderBytes for a HEIC header), never by the file.
 //
 //   - JPEG: the output is exactly as long as the input and only metadata
 //     bytes change, so every offset holds, including the MPF (Multi-Picture
@@ -43,6 +43,18 @@ import (
 //     overwritten with an empty, valid XMP packet padded with spaces to the
 //     same length, so every RIFF size stays right.
 //   - GIF: copied as is (it has no EXIF).
+//   - HEIC: the stream is held up to the end of its 'meta' box (at most
+//     MaxHeaderBytes), which says where the Exif and XMP items are; then
+//     every Exif item's GPS IFD is emptied in place as for JPEG (an Exif
+//     item is held, at most 1 MiB) and every XMP item (mime type
+//     application/rdf+xml) is overwritten as it passes with an empty
+//     packet padded to the same length (zeros if it is compressed). The
+//     output is exactly as long as the input, so every 'iloc' offset
+//     holds; items before 'meta' are cleaned in what is held. A 'meta'
+//     that does not end within MaxHeaderBytes, and metadata in a layout
+//     that cannot be cleaned in place (several extents, built from other
+//     items, in another file), fail with ErrUnsupported rather than keep
+//     their location.
 //
 // Close flushes and returns an error if the stream was malformed in a way
 // that stopped the filter (wrapping ErrCorrupt), ended inside its header,
