@@ -31,6 +31,10 @@ var extensions = map[string][]string{
 	"image/png":  {".png"},
 	"image/gif":  {".gif"},
 	"image/webp": {".webp"},
+	// HEIC: HEVC-coded HEIF, as iPhones name it; ".heif" and ".hif" are
+	// the other names its files go by.
+	"image/heic": {".heic", ".heif", ".hif"},
+	"image/heif": {".heif", ".heic", ".hif"},
 }
 
 // windowsReserved are device names Windows resolves in every folder, with

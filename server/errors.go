@@ -29,18 +29,13 @@ var (
 // errMisdirected is a request for a host this server does not serve.
 var errMisdirected = errors.New("misdirected request")
 
-// heicMessage tells an iPhone user what to do, not just what went wrong.
-const heicMessage = "HEIC isn't supported — in iPhone Settings › Camera › Formats choose Most Compatible, or share the photo as JPEG"
-
 // statusOf is the one place that turns an error into an HTTP status, an
 // error code and a message a person can read. Unknown errors are 500 and
 // their text is not shown (it may name files or internals).
 func statusOf(err error) (int, string, string) {
 	switch {
-	case errors.Is(err, photo.ErrHEIC):
-		return http.StatusUnsupportedMediaType, api.CodeUnsupported, heicMessage
 	case errors.Is(err, photo.ErrUnsupported):
-		return http.StatusUnsupportedMediaType, api.CodeUnsupported, "That file is not a photo qrsync accepts: send JPEG, PNG, GIF or WebP."
+		return http.StatusUnsupportedMediaType, api.CodeUnsupported, "That file is not a photo qrsync accepts: send JPEG, PNG, GIF, WebP or HEIC."
 	case errors.Is(err, photo.ErrTooManyPixels):
 		return http.StatusUnprocessableEntity, api.CodeBadImage, messageOf(err, "That image has too many pixels for this server.")
 	case errors.Is(err, photo.ErrCorrupt):

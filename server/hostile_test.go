@@ -241,7 +241,7 @@ func TestHostileUploads(t *testing.T) {
 	)
 	cases := []hostileCase{
 		// Not images at all, whatever they are called.
-		{name: "zero bytes", body: file("empty.jpg", nil), status: s415, code: unsu, msg: "JPEG, PNG, GIF or WebP"},
+		{name: "zero bytes", body: file("empty.jpg", nil), status: s415, code: unsu, msg: "JPEG, PNG, GIF, WebP or HEIC"},
 		{name: "one byte", body: file("one.jpg", []byte{0xFF}), status: s415, code: unsu},
 		{name: "text named .jpg typed image/jpeg", body: mp(part{`form-data; name="file"; filename="notes.jpg"`, "image/jpeg", []byte("just some text")}), status: s415, code: unsu},
 		{name: "svg with script", body: file("x.svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(document.cookie)</script></svg>`)), status: s415, code: unsu},
@@ -254,9 +254,8 @@ func TestHostileUploads(t *testing.T) {
 		{name: "elf executable", body: file("x.png", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 300)...)), status: s415, code: unsu},
 		{name: "BMP", body: file("a.bmp", append([]byte("BM6\x00\x00\x00"), make([]byte, 100)...)), status: s415, code: unsu},
 		{name: "TIFF", body: file("a.tif", append([]byte("II*\x00\x08\x00\x00\x00"), make([]byte, 100)...)), status: s415, code: unsu},
-		{name: "HEIC from an iPhone", body: file("IMG_5195.HEIC", heic), status: s415, code: unsu, msg: "Most Compatible"},
-		{name: "HEIF brand mif1 named .jpg", body: file("a.jpg", ftyp("mif1", "mif1", "heic")), status: s415, code: unsu, msg: "Most Compatible"},
-		{name: "AVIF", body: file("a.avif", ftyp("avif", "avif", "mif1", "miaf")), status: s415, code: unsu, msg: "JPEG, PNG, GIF or WebP"},
+		{name: "AVIF", body: file("a.avif", ftyp("avif", "avif", "mif1", "miaf")), status: s415, code: unsu, msg: "JPEG, PNG, GIF, WebP or HEIC"},
+		{name: "HEIF image sequence", body: file("burst.heic", ftyp("msf1", "msf1", "hevc")), status: s415, code: unsu},
 		{name: "MP4 video", body: file("clip.jpg", ftyp("isom", "isom", "iso2", "mp41")), status: s415, code: unsu},
 		{name: "animated WebP", body: file("anim.webp", animatedWebP(webp)), status: s415, code: unsu},
 
@@ -279,6 +278,10 @@ func TestHostileUploads(t *testing.T) {
 		{name: "WebP RIFF header only", body: file("a.webp", webp[:12]), status: s422, code: bimg},
 		{name: "WebP cut half-way", body: file("a.webp", webp[:len(webp)/2]), status: s422, code: bimg},
 		{name: "WebP with a corrupt VP8 frame tag", body: file("a.webp", flip(flip(webp, 23), 24)), status: s422, code: bimg},
+		{name: "HEIF brand mif1 named .jpg, no meta", body: file("a.jpg", ftyp("mif1", "mif1", "heic")), status: s422, code: bimg},
+		{name: "HEIC cut half-way", body: file("IMG_5195.HEIC", heic[:len(heic)/2]), status: s422, code: bimg},
+		{name: "HEIC cut inside its meta box", body: file("IMG_5195.HEIC", heic[:1000]), status: s422, code: bimg},
+		{name: "HEIC declaring 50000x50000", body: file("IMG_5195.HEIC", heicDeclaring(t, heic, 50000, 50000)), status: s422, code: bimg, msg: "too many pixels"},
 		{name: "polyglot: GIF header then JavaScript", body: file("x.gif", []byte("GIF89a/*\x00\x00*/=1;alert(document.domain)//")), status: s422, code: bimg},
 		{name: "polyglot: PNG signature then HTML", body: file("x.png", []byte("\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>")), status: s422, code: bimg},
 

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/cloudwego/hertz/pkg/app"
 
 	"qrsync/api"
+	"qrsync/photo"
 	"qrsync/storage"
 )
 
@@ -40,9 +43,11 @@ func (s *Server) original(ctx context.Context, c *app.RequestContext) {
 	s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType, `"`+iid+`"`)
 }
 
-// display serves an image every browser shows. Every format stored today
-// is one, so that is the original, inline; a format browsers do not draw
-// would get a rendition here.
+// display serves an image every browser shows (DESIGN §3): the original
+// for JPEG, PNG, GIF and WebP; for HEIC, which most browsers cannot draw,
+// the JPEG rendition made at upload beside the thumbnail, from the same
+// decode (photo.Options.Display): turned as displayed, long side at most
+// 4096, named like the original with ".jpg".
 func (s *Server) display(ctx context.Context, c *app.RequestContext) {
 	sid, iid := c.Param("id"), c.Param("image")
 	img, err := s.image(ctx, c, sid, iid)
@@ -50,8 +55,70 @@ func (s *Server) display(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": img.Name}))
-	s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType, `"`+iid+`"`)
+	if !needsRendition(img.ContentType) {
+		c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": img.Name}))
+		s.serveBlob(ctx, c, originalKey(sid, iid), img.ContentType, `"`+iid+`"`)
+		return
+	}
+	name := strings.TrimSuffix(img.Name, path.Ext(img.Name)) + ".jpg"
+	c.Response.Header.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
+	s.serveBlob(ctx, c, displayKey(sid, iid), "image/jpeg", `"d`+iid+`"`)
+}
+
+// needsRendition reports whether images of this (stored, sniffed) content
+// type are shown through a JPEG rendition.
+func needsRendition(contentType string) bool {
+	return contentType == photo.HEIC.ContentType()
+}
+
+// displayKey is the key of an image's JPEG rendition: its original's key
+// with displaySuffix, as received.blobKeys relies on.
+func displayKey(sessionID, imageID string) string {
+	return originalKey(sessionID, imageID) + displaySuffix
+}
+
+// createDisplay opens the blob for r's rendition when its format needs
+// one; it is committed with the thumbnail (commitDisplay) or removed with
+// the rest of a failed upload (discard).
+func (s *Server) createDisplay(ctx context.Context, sessionID string, r *received) error {
+	if !r.format.NeedsRendition() {
+		return nil
+	}
+	w, err := s.blobs.Create(ctx, displayKey(sessionID, r.id))
+	if err != nil {
+		return fmt.Errorf("create display rendition: %w", err)
+	}
+	r.display = w
+	return nil
+}
+
+// commitDisplay stores r's rendition, if it has one. Process has written
+// it whenever it wrote the thumbnail.
+func (r *received) commitDisplay() error {
+	if r.display == nil {
+		return nil
+	}
+	if !r.info.Display {
+		return errors.New("no display rendition was made")
+	}
+	if err := r.display.Commit(); err != nil {
+		return fmt.Errorf("store display rendition: %w", err)
+	}
+	return nil
+}
+
+func (r *received) abortDisplay() {
+	if r.display != nil {
+		r.display.Abort()
+	}
+}
+
+// blobKeys are the keys of every blob r may have written.
+func (r *received) blobKeys() []string {
+	if r.display == nil {
+		return []string{r.okey, r.tkey}
+	}
+	return []string{r.okey, r.tkey, r.okey + displaySuffix}
 }
 
 // image looks up an image a viewer's route names; a miss counts as for
@@ -105,7 +172,7 @@ func (s *Server) deleteImage(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.blobs.Delete(ctx, originalKey(sid, iid), thumbKey(sid, iid)); err != nil {
+	if err := s.blobs.Delete(ctx, originalKey(sid, iid), thumbKey(sid, iid), displayKey(sid, iid)); err != nil {
 		s.log.Warn("remove image blobs", "err", err)
 	}
 	c.SetStatusCode(http.StatusNoContent)

@@ -11,8 +11,12 @@ import (
 	"qrsync/storage"
 )
 
-// thumbSuffix ends a thumbnail's key (see thumbKey).
-const thumbSuffix = ".thumb.jpg"
+// thumbSuffix ends a thumbnail's key (see thumbKey), displaySuffix the
+// key of the JPEG rendition of a photo browsers cannot show (displayKey).
+const (
+	thumbSuffix   = ".thumb.jpg"
+	displaySuffix = ".display.jpg"
+)
 
 // DefaultOrphanGrace is how old a blob that no image in the catalog owns
 // must be before reconcile removes it. An upload commits its blobs before
@@ -128,7 +132,7 @@ func (s *Server) removeOrphans(ctx context.Context, grace time.Duration) {
 	s.log.Info("reconcile: removed blobs left by an interrupted upload or deletion", "count", len(orphans), "grace", grace)
 }
 
-// blobOwner parses a key made by originalKey or thumbKey.
+// blobOwner parses a key made by originalKey, thumbKey or displayKey.
 func blobOwner(key string) (sessionID, imageID string, ok bool) {
 	rest, ok := strings.CutPrefix(key, "sessions/")
 	if !ok {
@@ -138,7 +142,7 @@ func blobOwner(key string) (sessionID, imageID string, ok bool) {
 	if !ok || sessionID == "" || strings.Contains(name, "/") {
 		return "", "", false
 	}
-	imageID = strings.TrimSuffix(name, thumbSuffix)
+	imageID = strings.TrimSuffix(strings.TrimSuffix(name, thumbSuffix), displaySuffix)
 	if imageID == "" || strings.Contains(imageID, ".") {
 		return "", "", false
 	}

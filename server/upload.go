@@ -372,6 +372,7 @@ type received struct {
 	size       int64
 	sha256     string
 	thumb      storage.BlobWriter // still open until the part is finished
+	display    storage.BlobWriter // HEIC's JPEG rendition (see createDisplay); nil for formats browsers show
 	info       photo.Info
 	decoded    bool // info and thumb are done
 	kept       bool // the catalog holds it: nothing to clean up
@@ -385,7 +386,8 @@ func (r *received) discard(ctx context.Context) {
 		return
 	}
 	r.thumb.Abort()
-	if err := r.s.blobs.Delete(context.WithoutCancel(ctx), r.okey, r.tkey); err != nil {
+	r.abortDisplay()
+	if err := r.s.blobs.Delete(context.WithoutCancel(ctx), r.blobKeys()...); err != nil {
 		r.s.log.Warn("remove the blobs of a failed upload", "err", err)
 	}
 	r.kept = true // once is enough
@@ -438,6 +440,9 @@ func (s *Server) receive(ctx context.Context, sess storage.Session, part io.Read
 			r.discard(ctx)
 		}
 	}()
+	if err := s.createDisplay(ctx, sess.ID, r); err != nil {
+		return nil, err
+	}
 
 	hash := sha256.New()
 	var size countWriter
@@ -528,6 +533,7 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *rece
 	go func() {
 		defer func() { <-s.decode }()
 		opts := s.photoOptions()
+		opts.Display = r.display
 		opts.Admit = func(cost int64) (func(), error) {
 			// A decode that costs far more than its bytes is a bomb, or
 			// close to one: it waits for the body's end, so a duplicate
@@ -661,6 +667,9 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 	if err := r.thumb.Commit(); err != nil {
 		return api.Image{}, false, fmt.Errorf("store thumbnail: %w", err)
 	}
+	if err := r.commitDisplay(); err != nil {
+		return api.Image{}, false, err
+	}
 	base := api.ImagePath(sessionID, r.id)
 	img := api.Image{
 		ID:          r.id,
@@ -728,6 +737,7 @@ func (s *Server) decodeStored(ctx context.Context, r *received) error {
 	}
 	defer b.Close()
 	opts := s.photoOptions()
+	opts.Display = r.display
 	opts.Admit = s.budget.admit(ctx)
 	start := time.Now()
 	info, err := photo.Process(b, opts, r.thumb)

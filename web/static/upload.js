@@ -121,7 +121,8 @@
     preview.addEventListener("load", revoke);
     preview.addEventListener("error", function () {
       revoke();
-      // This browser can't draw it (HEIC on most): an empty tile, not a broken-image icon.
+      // This browser can't draw it (HEIC outside Safari): an empty tile, not a broken-image icon;
+      // the server accepts it all the same and makes the computer a JPEG of it.
       var blank = el("span", "preview broken");
       blank.setAttribute("aria-hidden", "true");
       if (preview.parentNode) preview.parentNode.replaceChild(blank, preview);
@@ -229,7 +230,7 @@
     } else if (status === -1) {
       if (!expired) setState(it, "error", "Stopped");
     } else if (status >= 400 && status < 500) {
-      // The server's words, as they are: they say what to do (HEIC, size…).
+      // The server's words, as they are: they say what to do (format, size…).
       var msg = data && data.error && data.error.message;
       // Trying the same bytes again only helps when the server was busy.
       it.retryable = status === 408 || status === 429;
