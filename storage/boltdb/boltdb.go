@@ -406,43 +406,39 @@ func (c *Catalog) SessionByToken(ctx context.Context, token string) (storage.Ses
 // "session" event. The old token stays in the tokens bucket, so that it
 // finds the session and the server can say the link was replaced.
 func (c *Catalog) RenewUploadLink(ctx context.Context, id, token string, expiresAt time.Time) (storage.Session, storage.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return storage.Session{}, storage.Event{}, err
-	}
 	if token == "" || expiresAt.IsZero() {
 		return storage.Session{}, storage.Event{}, errors.New("boltdb: a new upload link needs a token and an expiry")
 	}
-	var (
-		out storage.Session
-		ev  storage.Event
-	)
-	err := c.grow(func(tx *bolt.Tx) error {
-		sb, rec, err := c.liveSession(tx, id)
-		if err != nil {
-			return err
-		}
+	return c.changeSession(ctx, id, func(tx *bolt.Tx, rec *sessionRecord) (bool, error) {
 		tokens := tx.Bucket(bucketTokens)
 		if tokens.Get([]byte(token)) != nil {
-			return errors.New("boltdb: upload token already in use")
+			return false, errors.New("boltdb: upload token already in use")
 		}
 		if err := tokens.Put([]byte(token), []byte(id)); err != nil {
-			return err
+			return false, err
 		}
 		rec.OldTokens = append(rec.OldTokens, rec.UploadToken)
 		rec.UploadToken, rec.UploadExpiresAt = token, expiresAt
-		out, ev, err = putAndAnnounce(sb, rec)
-		return err
+		return true, nil
 	})
-	if err != nil {
-		return storage.Session{}, storage.Event{}, err
-	}
-	c.broadcast(id)
-	return out, ev, nil
 }
 
 // ExtendSession moves the session's end to expiresAt if that is later, and
 // then appends a "session" event.
 func (c *Catalog) ExtendSession(ctx context.Context, id string, expiresAt time.Time) (storage.Session, storage.Event, error) {
+	return c.changeSession(ctx, id, func(_ *bolt.Tx, rec *sessionRecord) (bool, error) {
+		if !expiresAt.After(rec.ExpiresAt) {
+			return false, nil
+		}
+		rec.ExpiresAt = expiresAt
+		return true, nil
+	})
+}
+
+// changeSession applies change to a live session's record in one
+// transaction; when change says it changed something, the record is
+// stored with the "session" event that carries it, and readers wake.
+func (c *Catalog) changeSession(ctx context.Context, id string, change func(*bolt.Tx, *sessionRecord) (bool, error)) (storage.Session, storage.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return storage.Session{}, storage.Event{}, err
 	}
@@ -455,11 +451,11 @@ func (c *Catalog) ExtendSession(ctx context.Context, id string, expiresAt time.T
 		if err != nil {
 			return err
 		}
-		if !expiresAt.After(rec.ExpiresAt) {
+		changed, err := change(tx, &rec)
+		if err != nil || !changed {
 			out = rec.session()
-			return nil
+			return err
 		}
-		rec.ExpiresAt = expiresAt
 		out, ev, err = putAndAnnounce(sb, rec)
 		return err
 	})
