@@ -335,9 +335,13 @@ func TestHEICDoesNotHoldUpOtherUploads(t *testing.T) {
 	heicAt := <-heicDone
 	t.Logf("JPEG answered %v after it was sent, during the HEIC's decode; HEIC answered after %v (%s)", jpegTook, heicAt, photo.HEICDecoder())
 	// Alone it takes ~0.1 s; behind a decode that stalls the collector
-	// (wazero's code in this process) it took 2.1 s.
-	if jpegTook > time.Second || time.Since(start) > heicAt+time.Second {
-		t.Errorf("the JPEG took %v: it waited for the HEIC (%v)", jpegTook, heicAt)
+	// (wazero's code in this process) it was answered only as the HEIC's
+	// decode ended. So the test is relative, which a loaded machine (1.5 s
+	// for the JPEG under -race beside the other packages) does not upset:
+	// the JPEG must be answered well before the HEIC is.
+	jpegDoneAt := sent.Add(jpegTook).Sub(start)
+	if jpegDoneAt > heicAt*3/4 {
+		t.Errorf("the JPEG was answered %v after the start, the HEIC %v: it waited for the HEIC's decode", jpegDoneAt, heicAt)
 	}
 	if img.Width != 1800 || img.Height != 1200 {
 		t.Errorf("JPEG %+v", img)
