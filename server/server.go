@@ -390,7 +390,7 @@ func (s *Server) Routes(e *route.Engine) {
 	}
 	get("/", s.pcPage)
 	get("/static/*file", s.static)
-	get("/u/:token", s.phonePage)
+	get(api.UploadPathMark+":token", s.phonePage)
 	get("/healthz", s.healthz)
 	get("/readyz", s.readyz)
 	get("/metrics", s.metricsHandler)
@@ -407,7 +407,7 @@ func (s *Server) Routes(e *route.Engine) {
 	get("/api/sessions/:id/images/:image/thumb", s.thumbnail)
 	get("/api/sessions/:id/images/:image/display", s.display)
 	e.DELETE("/api/sessions/:id/images/:image", s.deleteImage)
-	e.POST("/api/upload/:token", s.upload)
+	e.POST(api.UploadAPIPath+":token", s.upload)
 }
 
 // connState tells netguard where a connection is: its request head has

@@ -228,8 +228,8 @@ func (c *Client) NewSession() api.Session {
 
 // UploadPath is the API path behind a session's upload page URL.
 func UploadPath(s api.Session) string {
-	i := strings.LastIndex(s.UploadURL, "/u/")
-	return "/api/upload/" + s.UploadURL[i+len("/u/"):]
+	i := strings.LastIndex(s.UploadURL, api.UploadPathMark)
+	return api.UploadAPIPath + s.UploadURL[i+len(api.UploadPathMark):]
 }
 
 // Upload sends one file as the phone page does and returns the status and
