@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -85,12 +86,26 @@ func TestUploadsPerAddress(t *testing.T) {
 	a := apptest.Start(t, server.Config{UploadsPerAddress: 2, Logger: quietLogger()})
 	s := a.NewSession()
 	_, photo := apptest.Photo(t, 2)
+	sub := a.Subscribe(s, "")
+	sub.Next() // snapshot
 	var held []net.Conn
 	for i := range 2 {
 		big := photoLikeJPEG(t, 1600+i*16, 1200)
 		conn := startTrickle(t, a, s, big, 20<<10) // never finished
 		held = append(held, conn)
 	}
+	// Both are counted once the PC has heard of both files: a probe sent
+	// before that could take a place and have a trickle refused.
+	waitFor(t, "news of both uploads", func() bool {
+		ids := map[string]bool{}
+		for _, ev := range sub.News() {
+			var p api.UploadProgress
+			if json.Unmarshal([]byte(ev.Data), &p) == nil {
+				ids[p.Upload] = true
+			}
+		}
+		return len(ids) == 2
+	})
 	waitFor(t, "the server to count both uploads", func() bool {
 		status, _, _ := a.Upload(s, "third.jpg", photo)
 		return status == http.StatusTooManyRequests
