@@ -39,9 +39,11 @@ var (
 	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
-// Blob is a stored object opened for reading.
+// Blob is a stored object opened for reading: a stream and its length,
+// which is all the server needs to send it (it serves no ranges), and all
+// an object store gives without another round trip.
 type Blob interface {
-	io.ReadSeekCloser
+	io.ReadCloser
 	// Size is the length of the blob in bytes.
 	Size() int64
 }

@@ -133,29 +133,6 @@ func testBlobChunkedRoundTrip(t *testing.T, s storage.BlobStore) {
 		t.Fatal(err)
 	}
 	readBlob(t, s, key, data)
-
-	// A blob is seekable: the server serves ranges from it.
-	b, err := s.Open(testContext(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for _, off := range []int64{0, 1, 123_456, int64(len(data)) - 1} {
-		if pos, err := b.Seek(off, io.SeekStart); err != nil || pos != off {
-			t.Fatalf("Seek(%d, SeekStart) = %d, %v", off, pos, err)
-		}
-		got := make([]byte, 1)
-		if _, err := io.ReadFull(b, got); err != nil || got[0] != data[off] {
-			t.Fatalf("byte at %d: got %v (err %v), want %v", off, got, err, data[off])
-		}
-	}
-	if pos, err := b.Seek(-10, io.SeekEnd); err != nil || pos != int64(len(data))-10 {
-		t.Fatalf("Seek(-10, SeekEnd) = %d, %v", pos, err)
-	}
-	tail, err := io.ReadAll(b)
-	if err != nil || !bytes.Equal(tail, data[len(data)-10:]) {
-		t.Fatalf("last 10 bytes: %v, %v", tail, err)
-	}
 }
 
 func testBlobEmpty(t *testing.T, s storage.BlobStore) {
