@@ -99,7 +99,7 @@ func TestServerErrorLeavesNothing(t *testing.T) {
 	cases := []struct {
 		name  string
 		blobs func(storage.BlobStore) storage.BlobStore
-		cat   func(storage.Catalog) storage.Catalog
+		cat   func(server.Catalog) server.Catalog
 	}{
 		{"disk full while storing the original", func(b storage.BlobStore) storage.BlobStore {
 			return &faultyBlobs{BlobStore: b, failWriteAfter: 64 << 10, match: func(k string) bool { return !strings.HasSuffix(k, ".thumb.jpg") }, err: errDisk}
@@ -110,7 +110,7 @@ func TestServerErrorLeavesNothing(t *testing.T) {
 		{"original commit fails", func(b storage.BlobStore) storage.BlobStore {
 			return &faultyBlobs{BlobStore: b, failCommit: true, match: func(k string) bool { return !strings.HasSuffix(k, ".thumb.jpg") }, err: errDisk}
 		}, nil},
-		{"catalog refuses the record", nil, func(c storage.Catalog) storage.Catalog {
+		{"catalog refuses the record", nil, func(c server.Catalog) server.Catalog {
 			return &faultyCatalog{Catalog: c, err: errors.New("database is read-only (injected)")}
 		}},
 	}
@@ -183,10 +183,10 @@ func (w *faultyWriter) Commit() error {
 
 // faultyCatalog refuses every AddImage.
 type faultyCatalog struct {
-	storage.Catalog
+	server.Catalog
 	err error
 }
 
-func (c *faultyCatalog) AddImage(context.Context, string, api.Image, storage.Quota) (api.Image, storage.Event, error) {
-	return api.Image{}, storage.Event{}, c.err
+func (c *faultyCatalog) AddImage(context.Context, string, storage.Image, storage.Quota) (storage.Image, storage.Event, error) {
+	return storage.Image{}, storage.Event{}, c.err
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cloudwego/hertz/pkg/app"
 
-	"qrsync/api"
 	"qrsync/photoname"
 	"qrsync/storage"
 )
@@ -27,7 +26,7 @@ func (s *Server) archive(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	images, _, err := s.cat.Images(ctx, sess.ID)
+	images, _, err := s.images.Images(ctx, sess.ID)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -59,14 +58,14 @@ func (s *Server) archive(ctx context.Context, c *app.RequestContext) {
 
 // archiveEntry is one file of the archive: the image and its name there.
 type archiveEntry struct {
-	img  api.Image
+	img  storage.Image
 	name string
 }
 
 // archiveEntries names every image as the watch command would name its
 // file, made unique without regard to case, since the zip may be unpacked
 // where case does not count (Windows, macOS).
-func archiveEntries(images []api.Image) []archiveEntry {
+func archiveEntries(images []storage.Image) []archiveEntry {
 	taken := make(map[string]bool, len(images))
 	out := make([]archiveEntry, 0, len(images))
 	for _, img := range images {

@@ -54,6 +54,8 @@ func statusOf(err error) (int, string, string) {
 		return http.StatusBadRequest, api.CodeBadRequest, messageOf(err, "The request was not understood.")
 	case errors.Is(err, storage.ErrInsufficientStorage):
 		return http.StatusInsufficientStorage, api.CodeNoSpace, "The server's storage is full: delete photos on the computer, or ask whoever runs qrsync to free some space."
+	case errors.Is(err, storage.ErrUnavailable):
+		return http.StatusServiceUnavailable, api.CodeUnavailable, "The server cannot reach its storage just now: try again in a moment."
 	case errors.Is(err, errUnavailable):
 		return http.StatusServiceUnavailable, api.CodeUnavailable, messageOf(err, "The server is busy: try again in a moment.")
 	case errors.Is(err, errMisdirected):

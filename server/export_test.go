@@ -32,7 +32,7 @@ var (
 var StatusOf = statusOf
 
 // Catalog is the server's catalog, to check what a request left in it.
-func (s *Server) Catalog() storage.Catalog { return s.cat }
+func (s *Server) Catalog() Catalog { return s.cat }
 
 // HoldDecoders takes every decoding slot, as uploads being decoded would,
 // until release is called.

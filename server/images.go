@@ -21,7 +21,7 @@ type StoredImage struct {
 	// Session is the session it was stored in, as the upload found it.
 	Session storage.Session
 	// Image is its catalog entry.
-	Image api.Image
+	Image storage.Image
 	blobs storage.BlobStore
 }
 
@@ -121,14 +121,47 @@ func (r *received) blobKeys() []string {
 	return []string{r.okey, r.tkey, r.okey + displaySuffix}
 }
 
-// image looks up an image a viewer's route names; a miss counts as for
-// session.
-func (s *Server) image(ctx context.Context, c *app.RequestContext, sid, iid string) (api.Image, error) {
-	img, err := s.cat.Image(ctx, sid, iid)
+// image looks up an image a viewer's route names, in a session that is
+// not over by this server's clock; a miss counts as for session.
+func (s *Server) image(ctx context.Context, c *app.RequestContext, sid, iid string) (storage.Image, error) {
+	if _, err := s.session(ctx, c, sid); err != nil {
+		return storage.Image{}, err
+	}
+	img, err := s.images.Image(ctx, sid, iid)
 	if errors.Is(err, storage.ErrNotFound) {
 		return img, s.missed(c, err)
 	}
 	return img, err
+}
+
+// imageJSON is the API's image for a catalog entry: the entry with the
+// URLs of this server's routes. It is made here, never stored, so the
+// catalog knows nothing of the wire format.
+func imageJSON(sessionID string, img storage.Image) api.Image {
+	base := api.ImagePath(sessionID, img.ID)
+	return api.Image{
+		ID:          img.ID,
+		Name:        img.Name,
+		ContentType: img.ContentType,
+		Size:        img.Size,
+		Width:       img.Width,
+		Height:      img.Height,
+		SHA256:      img.SHA256,
+		CreatedAt:   img.CreatedAt.UTC(),
+		URL:         base,
+		ThumbURL:    base + "/thumb",
+		DisplayURL:  base + "/display",
+		Upload:      img.Upload,
+	}
+}
+
+// imagesJSON is imageJSON for a gallery; never nil, so it encodes as [].
+func imagesJSON(sessionID string, images []storage.Image) []api.Image {
+	out := make([]api.Image, len(images))
+	for i, img := range images {
+		out[i] = imageJSON(sessionID, img)
+	}
+	return out
 }
 
 func (s *Server) thumbnail(ctx context.Context, c *app.RequestContext) {
@@ -168,7 +201,7 @@ func (s *Server) serveBlob(ctx context.Context, c *app.RequestContext, key, cont
 // the same step, then the blobs go.
 func (s *Server) deleteImage(ctx context.Context, c *app.RequestContext) {
 	sid, iid := c.Param("id"), c.Param("image")
-	if _, err := s.cat.RemoveImage(ctx, sid, iid); err != nil {
+	if _, err := s.images.RemoveImage(ctx, sid, iid); err != nil {
 		s.writeError(c, err)
 		return
 	}

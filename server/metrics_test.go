@@ -14,8 +14,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"qrsync/storage"
 )
 
 // testEngine is a bare Hertz engine for handler tests, quiet about its
@@ -181,7 +179,7 @@ func TestMetricsCount(t *testing.T) {
 
 // countingCatalog is a catalog that can only count its sessions.
 type countingCatalog struct {
-	storage.Catalog
+	Catalog
 	n   int
 	err error
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 
-	"qrsync/api"
 	"qrsync/internal/apptest"
 	"qrsync/internal/browsertest"
 	"qrsync/server"
@@ -146,7 +145,7 @@ func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
 func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 	var failures atomic.Int32
 	failures.Store(1) // the first image the server records fails
-	a := apptest.StartWrapped(t, server.Config{Logger: quietLogger()}, nil, func(c storage.Catalog) storage.Catalog {
+	a := apptest.StartWrapped(t, server.Config{Logger: quietLogger()}, nil, func(c server.Catalog) server.Catalog {
 		return &flakyCatalog{Catalog: c, failures: &failures}
 	})
 	s := a.NewSession()
@@ -242,13 +241,13 @@ func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 // flakyCatalog fails AddImage while failures is above zero, as a server
 // whose database hiccups.
 type flakyCatalog struct {
-	storage.Catalog
+	server.Catalog
 	failures *atomic.Int32
 }
 
-func (c *flakyCatalog) AddImage(ctx context.Context, sid string, img api.Image, q storage.Quota) (api.Image, storage.Event, error) {
+func (c *flakyCatalog) AddImage(ctx context.Context, sid string, img storage.Image, q storage.Quota) (storage.Image, storage.Event, error) {
 	if c.failures.Add(-1) >= 0 {
-		return api.Image{}, storage.Event{}, errors.New("database busy (injected)")
+		return storage.Image{}, storage.Event{}, errors.New("database busy (injected)")
 	}
 	return c.Catalog.AddImage(ctx, sid, img, q)
 }

@@ -102,7 +102,12 @@ func (s *Server) removeOrphans(ctx context.Context, grace time.Duration) {
 		ref := sid + "/" + iid
 		has, seen := owned[ref]
 		if !seen {
-			_, err := s.cat.Image(ctx, sid, iid)
+			// A session over by this server's clock is the sweep's to
+			// remove whole; the catalog would still answer for it.
+			_, err := s.judged(s.sessions.Session(ctx, sid))
+			if err == nil {
+				_, err = s.images.Image(ctx, sid, iid)
+			}
 			has = !errors.Is(err, storage.ErrNotFound)
 			if err != nil && has && !errors.Is(err, storage.ErrExpired) {
 				failed++

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"qrsync/api"
 	"qrsync/storage"
 	"qrsync/storage/boltdb"
 	"qrsync/storage/fsblob"
@@ -52,7 +51,7 @@ type reconcileFixture struct {
 	log     bytes.Buffer
 }
 
-func newReconcileFixture(t *testing.T, wrapCat func(storage.Catalog) storage.Catalog) *reconcileFixture {
+func newReconcileFixture(t *testing.T, wrapCat func(Catalog) Catalog) *reconcileFixture {
 	t.Helper()
 	f := &reconcileFixture{t: t, blobDir: filepath.Join(t.TempDir(), "blobs")}
 	var err error
@@ -64,7 +63,7 @@ func newReconcileFixture(t *testing.T, wrapCat func(storage.Catalog) storage.Cat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.cat.Close() })
-	var cat storage.Catalog = f.cat
+	var cat Catalog = f.cat
 	if wrapCat != nil {
 		cat = wrapCat(cat)
 	}
@@ -118,7 +117,7 @@ func (f *reconcileFixture) session(expires time.Duration) (sid, iid string) {
 		f.t.Fatal(err)
 	}
 	if expires > 0 {
-		if _, _, err := f.cat.AddImage(ctx, sid, api.Image{ID: iid, SHA256: iid}, storage.Quota{}); err != nil {
+		if _, _, err := f.cat.AddImage(ctx, sid, storage.Image{ID: iid, SHA256: iid}, storage.Quota{}); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -217,14 +216,14 @@ func TestReconcileGrace(t *testing.T) {
 	}
 }
 
-// onlyCatalog hides every method but storage.Catalog's, SessionCount
+// onlyCatalog hides every method but Catalog's, SessionCount
 // among them.
-type onlyCatalog struct{ storage.Catalog }
+type onlyCatalog struct{ Catalog }
 
 // TestReconcileCannotCount: a catalog that cannot say how many sessions it
 // holds cannot rule out being the wrong one, so nothing is deleted.
 func TestReconcileCannotCount(t *testing.T) {
-	f := newReconcileFixture(t, func(c storage.Catalog) storage.Catalog { return onlyCatalog{c} })
+	f := newReconcileFixture(t, func(c Catalog) Catalog { return onlyCatalog{c} })
 	sid, _ := f.session(time.Hour)
 	orphan := originalKey(sid, newSecret())
 	f.put(orphan, oldAge)

@@ -191,14 +191,19 @@ func setDefault[T comparable](v *T, def T) {
 
 // Server is the qrsync HTTP application. Create it with New, then Serve.
 type Server struct {
-	cfg    Config
-	blobs  storage.BlobStore
-	cat    storage.Catalog
-	log    *slog.Logger
-	decode chan struct{} // semaphore: the bounded decoding pool
-	budget *decodeBudget // the memory all decodes share
-	hosts  *hostGuard
-	news   News
+	cfg   Config
+	blobs storage.BlobStore
+	// The catalog, by the part each route uses, and whole for what is
+	// asked of it as a whole (a ping, a count).
+	sessions sessionStore
+	images   imageStore
+	eventLog eventReader
+	cat      Catalog
+	log      *slog.Logger
+	decode   chan struct{} // semaphore: the bounded decoding pool
+	budget   *decodeBudget // the memory all decodes share
+	hosts    *hostGuard
+	news     News
 
 	sessionRate *windowCounter   // sessions opened, per address
 	misses      *windowCounter   // unknown ids and tokens, per address
@@ -217,7 +222,7 @@ type Server struct {
 }
 
 // New checks cfg and wires the server to its backends.
-func New(cfg Config, blobs storage.BlobStore, cat storage.Catalog) (*Server, error) {
+func New(cfg Config, blobs storage.BlobStore, cat Catalog) (*Server, error) {
 	if blobs == nil || cat == nil {
 		return nil, errors.New("server: a blob store and a catalog are required")
 	}
@@ -228,6 +233,9 @@ func New(cfg Config, blobs storage.BlobStore, cat storage.Catalog) (*Server, err
 	s := &Server{
 		cfg:         cfg,
 		blobs:       blobs,
+		sessions:    cat,
+		images:      cat,
+		eventLog:    cat,
 		cat:         cat,
 		log:         cfg.Logger,
 		decode:      make(chan struct{}, cfg.ThumbWorkers),

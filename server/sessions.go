@@ -93,7 +93,7 @@ func (s *Server) NewSession(ctx context.Context) (api.Session, error) {
 		UploadExpiresAt: now.Add(s.cfg.UploadTTL),
 		ExpiresAt:       now.Add(s.cfg.Keep),
 	}
-	if err := s.cat.CreateSession(ctx, sess); err != nil {
+	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return api.Session{}, fmt.Errorf("create session: %w", err)
 	}
 	return s.sessionJSON(sess, s.cfg.PublicURLs[0]), nil
@@ -103,18 +103,32 @@ func (s *Server) NewSession(ctx context.Context) (api.Session, error) {
 // against the caller's address, and past DefaultMissesPerMinute misses are
 // answered 429; a known id always passes.
 func (s *Server) session(ctx context.Context, c *app.RequestContext, id string) (storage.Session, error) {
-	sess, err := s.cat.Session(ctx, id)
+	sess, err := s.judged(s.sessions.Session(ctx, id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return sess, s.missed(c, err)
 	}
 	return sess, err
 }
 
+// judged is a session the catalog found, judged by this server's clock:
+// one whose time is up is over, whether or not the sweep has ended it
+// yet. The catalog reads no clock, so that every instance, on whatever
+// backend, agrees on when a session ends.
+func (s *Server) judged(sess storage.Session, err error) (storage.Session, error) {
+	if err == nil && !s.cfg.Now().Before(sess.ExpiresAt) {
+		return sess, errTimeUp
+	}
+	return sess, err
+}
+
+// errTimeUp is a session past its end that the sweep has yet to end.
+var errTimeUp = fmt.Errorf("session: time is up: %w", storage.ErrExpired)
+
 // sessionByToken is session for the phone's upload token. A link that was
 // replaced by a new code, or whose time is up, is 410 while the session
 // lives on: the phone must scan the code the PC shows now.
 func (s *Server) sessionByToken(ctx context.Context, c *app.RequestContext, token string) (storage.Session, error) {
-	sess, err := s.cat.SessionByToken(ctx, token)
+	sess, err := s.judged(s.sessions.SessionByToken(ctx, token))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return sess, s.missed(c, err)
@@ -145,7 +159,7 @@ func (s *Server) renewUploadLink(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	sess, _, err = s.cat.RenewUploadLink(ctx, sess.ID, newSecret(), s.cfg.Now().Add(s.cfg.UploadTTL))
+	sess, _, err = s.sessions.RenewUploadLink(ctx, sess.ID, newSecret(), s.cfg.Now().Add(s.cfg.UploadTTL))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -159,11 +173,14 @@ func (s *Server) renewUploadLink(ctx context.Context, c *app.RequestContext) {
 // when that moves it by extendStep or more, so a busy session costs a
 // write an hour, not one per request.
 func (s *Server) touch(ctx context.Context, sess storage.Session) time.Time {
-	want := s.cfg.Now().Add(s.cfg.Keep)
-	if want.Sub(sess.ExpiresAt) < s.extendStep() {
+	now := s.cfg.Now()
+	want := now.Add(s.cfg.Keep)
+	// A session whose time is up stays over: the catalog, which reads no
+	// clock, would extend it, and the sweep would find it alive again.
+	if !now.Before(sess.ExpiresAt) || want.Sub(sess.ExpiresAt) < s.extendStep() {
 		return sess.ExpiresAt
 	}
-	got, _, err := s.cat.ExtendSession(ctx, sess.ID, want)
+	got, _, err := s.sessions.ExtendSession(ctx, sess.ID, want)
 	if err != nil {
 		s.log.Debug("extend a session", "err", logSafe(err))
 		return sess.ExpiresAt
@@ -195,16 +212,13 @@ func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	images, _, err := s.cat.Images(ctx, sess.ID)
+	images, _, err := s.images.Images(ctx, sess.ID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	out := s.sessionJSON(sess, s.cfg.PublicURLs[0])
-	out.Images = images
-	if out.Images == nil {
-		out.Images = []api.Image{}
-	}
+	out.Images = imagesJSON(sess.ID, images)
 	writeJSON(c, http.StatusOK, out)
 }
 
@@ -217,7 +231,7 @@ func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.cat.EndSession(ctx, id); err != nil {
+	if err := s.sessions.EndSession(ctx, id, s.cfg.Now()); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -233,6 +247,16 @@ func (s *Server) deleteSession(ctx context.Context, c *app.RequestContext) {
 // short (a crash, a full disk) leaves the session listed by
 // ExpiredSessions, and the next sweep, also after a restart, finishes it.
 func (s *Server) removeSession(ctx context.Context, id string) error {
+	// Ended first, at its own end if that came before now, so that
+	// streams on every instance hear of it, and so that no upload lands
+	// while the blobs go.
+	sess, err := s.sessions.Session(ctx, id)
+	if err == nil {
+		err = s.sessions.EndSession(ctx, id, minTime(s.cfg.Now(), sess.ExpiresAt))
+	}
+	if err != nil && !errors.Is(err, storage.ErrExpired) && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("end session: %w", err)
+	}
 	// List the prefix rather than ask the catalog: that also catches the
 	// blobs of an upload cut short by a crash, which it never named.
 	blobs, err := s.blobs.List(ctx, sessionPrefix(id))
@@ -246,10 +270,17 @@ func (s *Server) removeSession(ctx context.Context, id string) error {
 	if err := s.blobs.Delete(ctx, keys...); err != nil {
 		return fmt.Errorf("delete the session's blobs: %w", err)
 	}
-	if err := s.cat.DeleteSession(ctx, id, s.cfg.Now().Add(s.cfg.Tombstone)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := s.sessions.DeleteSession(ctx, id, s.cfg.Now().Add(s.cfg.Tombstone)); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // sweep removes ended sessions every SweepEvery until ctx ends. Streams of
@@ -273,7 +304,7 @@ func (s *Server) sweep(ctx context.Context) {
 }
 
 func (s *Server) sweepOnce(ctx context.Context) {
-	ids, err := s.cat.ExpiredSessions(ctx, s.cfg.Now())
+	ids, err := s.sessions.ExpiredSessions(ctx, s.cfg.Now())
 	if err != nil {
 		s.log.Warn("sweep: list ended sessions", "err", logSafe(err))
 		return
@@ -283,17 +314,9 @@ func (s *Server) sweepOnce(ctx context.Context) {
 			s.log.Warn("sweep: remove an ended session", "err", logSafe(err))
 		}
 	}
-	if p, ok := s.cat.(tombstonePurger); ok {
-		if err := p.PurgeTombstones(ctx, s.cfg.Now()); err != nil {
-			s.log.Warn("sweep: purge old tombstones", "err", logSafe(err))
-		}
+	if err := s.sessions.PurgeTombstones(ctx, s.cfg.Now()); err != nil {
+		s.log.Warn("sweep: purge old tombstones", "err", logSafe(err))
 	}
-}
-
-// tombstonePurger is a catalog's power to drop tombstones whose time is
-// up; a catalog whose records expire by themselves (Redis) needs none.
-type tombstonePurger interface {
-	PurgeTombstones(ctx context.Context, now time.Time) error
 }
 
 // qrCode draws the session's upload URL. With ?base= it draws it for one of

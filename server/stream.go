@@ -234,35 +234,38 @@ func (st *stream) run(ctx context.Context, last string) error {
 	}
 }
 
-// sendLogged sends an event of the log. A session event is the catalog's
-// record: the viewer gets it as the API's Session, with this server's
-// URLs, and the stream learns the session's new end from it.
+// sendLogged sends an event of the log as the API's event: the catalog
+// keeps its own records, and the wire JSON (with this server's URLs) is
+// made here. A session event also tells the stream the session's new end.
 func (st *stream) sendLogged(ev storage.Event) error {
+	var (
+		typ  string
+		body any
+	)
 	switch ev.Type {
+	case storage.EventImage:
+		typ, body = api.EventImage, imageJSON(st.sess.ID, ev.Image)
+	case storage.EventRemoved:
+		typ, body = api.EventRemoved, api.Removed{ID: ev.ImageID}
 	case storage.EventSession:
-		var sess storage.Session
-		if err := json.Unmarshal(ev.Data, &sess); err != nil {
-			return fmt.Errorf("session event: %w", err)
-		}
+		sess := ev.Session
 		st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
-		data, err := json.Marshal(st.s.sessionJSON(sess, st.s.cfg.PublicURLs[0]))
-		if err != nil {
-			return err
-		}
-		return st.send(ev.ID, api.EventSession, data)
-	case api.EventImage:
-		if err := st.send(ev.ID, ev.Type, ev.Data); err != nil {
-			return err
-		}
-		var img struct {
-			Upload string `json:"upload"`
-		}
-		if json.Unmarshal(ev.Data, &img) == nil {
-			st.news.completed(img.Upload)
-		}
-		return nil
+		typ, body = api.EventSession, st.s.sessionJSON(sess, st.s.cfg.PublicURLs[0])
+	default:
+		return nil // a kind this server does not know: newer instances may log more
 	}
-	return st.send(ev.ID, ev.Type, ev.Data)
+	data, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("%s event: %w", ev.Type, err)
+	}
+	if err := st.send(ev.ID, typ, data); err != nil {
+		return err
+	}
+	if ev.Type == storage.EventImage {
+		// The photo is here: its upload's progress is news no more.
+		st.news.completed(ev.Image.Upload)
+	}
+	return nil
 }
 
 // next is one blocking read of the log after the last event sent: it
@@ -276,7 +279,7 @@ func (st *stream) next(ctx context.Context) ([]storage.Event, error) {
 		untilEnd := st.sess.ExpiresAt.Sub(st.s.cfg.Now())
 		if untilEnd <= 0 {
 			// Its end may have moved since we last looked.
-			sess, err := st.s.cat.Session(ctx, st.sess.ID)
+			sess, err := st.s.judged(st.s.sessions.Session(ctx, st.sess.ID))
 			if err != nil {
 				return nil, err
 			}
@@ -296,7 +299,7 @@ func (st *stream) next(ctx context.Context) ([]storage.Event, error) {
 				woke <- false
 			}
 		}()
-		events, err := st.s.cat.Read(rctx, st.sess.ID, st.last, replayBatch)
+		events, err := st.s.eventLog.Read(rctx, st.sess.ID, st.last, replayBatch)
 		close(stop)
 		byNews := <-woke
 		cancel()
@@ -336,7 +339,7 @@ func (st *stream) end(err error) error {
 // socket takes it, which let a thousand viewers that never read hold
 // 600 MB. The bytes are exactly those of json.Marshal(api.Snapshot).
 func (st *stream) snapshot(ctx context.Context) error {
-	images, last, err := st.s.cat.Images(ctx, st.sess.ID)
+	images, last, err := st.s.images.Images(ctx, st.sess.ID)
 	if err != nil {
 		return err
 	}
@@ -354,7 +357,7 @@ func (st *stream) snapshot(ctx context.Context) error {
 	}
 	buf = append(buf, `data: {"images":[`...)
 	for i, img := range images {
-		b, err := json.Marshal(img)
+		b, err := json.Marshal(imageJSON(st.sess.ID, img))
 		if err != nil {
 			return err
 		}

@@ -176,11 +176,14 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 	var res api.UploadResult
 	created := 0
 	for _, r := range got {
-		img, dup, err := s.finish(ctx, sess, r)
+		stored, dup, err := s.finish(ctx, sess, r)
 		if err != nil {
 			r.news.failed(err)
 			return res, created, err
 		}
+		// The phone holds only the upload token: no URL that names the
+		// session goes to it.
+		img := imageJSON(sess.ID, stored)
 		img.URL, img.ThumbURL, img.DisplayURL = "", "", ""
 		res.Images = append(res.Images, img)
 		if dup {
@@ -490,7 +493,7 @@ func (s *Server) mayBeDuplicate(ctx context.Context, sessionID string, declared 
 	if declared <= 0 {
 		return false
 	}
-	images, _, err := s.cat.Images(ctx, sessionID)
+	images, _, err := s.images.Images(ctx, sessionID)
 	if err != nil {
 		return true // cannot tell: take the path that looks first
 	}
@@ -645,14 +648,14 @@ func (f *feedReader) gaveUp() bool { return f.cut.Load() }
 // finish is ingestAll's second step for one received part: it decodes the
 // part from storage if that did not happen on the way, then records it.
 // It returns the image and whether the session already had these bytes.
-func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) (api.Image, bool, error) {
+func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) (storage.Image, bool, error) {
 	sessionID := sess.ID
 	if !r.decoded {
 		// Known by its hash before any decode: sending the same bomb again
 		// costs the server a lookup, not a decode.
 		if dup, err := s.findBySHA(ctx, sessionID, r.sha256); err != nil || dup != nil {
 			if err != nil {
-				return api.Image{}, false, err
+				return storage.Image{}, false, err
 			}
 			dup.Name = r.name
 			s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
@@ -661,17 +664,16 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 			return *dup, true, nil
 		}
 		if err := s.decodeStored(ctx, r); err != nil {
-			return api.Image{}, false, err
+			return storage.Image{}, false, err
 		}
 	}
 	if err := r.thumb.Commit(); err != nil {
-		return api.Image{}, false, fmt.Errorf("store thumbnail: %w", err)
+		return storage.Image{}, false, fmt.Errorf("store thumbnail: %w", err)
 	}
 	if err := r.commitDisplay(); err != nil {
-		return api.Image{}, false, err
+		return storage.Image{}, false, err
 	}
-	base := api.ImagePath(sessionID, r.id)
-	img := api.Image{
+	img := storage.Image{
 		ID:          r.id,
 		Name:        r.name,
 		ContentType: r.format.ContentType(),
@@ -680,12 +682,9 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 		Height:      r.info.Height,
 		SHA256:      r.sha256,
 		CreatedAt:   s.cfg.Now().UTC(),
-		URL:         base,
-		ThumbURL:    base + "/thumb",
-		DisplayURL:  base + "/display",
 		Upload:      r.news.p.Upload,
 	}
-	stored, _, err := s.cat.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
+	stored, _, err := s.images.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
 	if errors.Is(err, storage.ErrDuplicate) {
 		// The answer speaks of this phone's file, not of the name under
 		// which someone else stored the same bytes.
@@ -708,8 +707,8 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 }
 
 // findBySHA returns the session's image with these bytes, or nil.
-func (s *Server) findBySHA(ctx context.Context, sessionID, sha string) (*api.Image, error) {
-	images, _, err := s.cat.Images(ctx, sessionID)
+func (s *Server) findBySHA(ctx context.Context, sessionID, sha string) (*storage.Image, error) {
+	images, _, err := s.images.Images(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,10 @@
-// Package storage defines what the server needs from its backends: a blob
-// store for originals and thumbnails, and a catalog that keeps sessions,
-// their images and a per-session event log. Backends live in sub-packages,
-// one each, and all of them pass the conformance suite in storagetest.
+// Package storage holds what the server and its backends agree on: the
+// records a catalog keeps (sessions, images, the events of a session's
+// log), the blob store's interface, and the errors every backend returns.
+// The catalog's interfaces are declared where they are used, each as small
+// as its user needs (the server's sessions, gallery and event log; the
+// conformance suite's Catalog, which is all of them). Backends live in
+// sub-packages, one each, and all of them pass the suites in storagetest.
 //
 // The event log is the single source of truth for the stream: a subscriber
 // reads the log after the last id it sent and then waits for it to grow. No
@@ -15,8 +18,6 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"qrsync/api"
 )
 
 // Errors every backend returns (wrapped or bare) so that callers can decide
@@ -37,6 +38,11 @@ var (
 	// the user's quota on it) is full. Nothing partial was stored, and the
 	// same write may succeed once space is freed.
 	ErrInsufficientStorage = errors.New("insufficient storage")
+	// ErrUnavailable: a networked backend did not answer (refused, cut
+	// off, timed out). Nothing was changed that the caller can see, and
+	// the same call may succeed once the backend is back; the server
+	// answers 503.
+	ErrUnavailable = errors.New("backend unavailable")
 )
 
 // Blob is a stored object opened for reading: a stream and its length,
@@ -87,8 +93,9 @@ type BlobStore interface {
 }
 
 // Session is the catalog's record of a session. UploadToken is the second
-// secret, the one in the QR code, which can only add images. It is also the
-// data of a "session" event, as JSON.
+// secret, the one in the QR code, which can only add images. The catalog
+// never reads a clock: the times are the server's, and the server judges
+// them (one clock for every instance, whatever the backend's).
 type Session struct {
 	ID          string    `json:"id"`
 	UploadToken string    `json:"uploadToken"`
@@ -104,15 +111,38 @@ type Session struct {
 	Bytes  int64 `json:"bytes"`
 }
 
-// EventSession is the type of the event a catalog appends when a session's
-// own fields change (RenewUploadLink, ExtendSession); its data is the
-// Session after the change, as JSON.
-const EventSession = "session"
+// Image is the catalog's record of a stored image: what the server needs
+// to find, describe and deduplicate it. It is not the API's image: the
+// server makes that (with its URLs) from this, so that no backend knows
+// the wire format.
+type Image struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"contentType"`
+	Size        int64     `json:"size"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	SHA256      string    `json:"sha256"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// Upload is the opaque id of the upload that brought the image.
+	Upload string `json:"upload,omitempty"`
+}
 
-// EventEnded is the type of the event EndSession appends: the log's own
-// word that the session is over. Read never returns it (it answers
-// ErrExpired instead); it is there to wake readers elsewhere.
-const EventEnded = "ended"
+// The types of the events in a session's log.
+const (
+	// EventImage: an image was added (Event.Image).
+	EventImage = "image"
+	// EventRemoved: an image was removed (Event.ImageID).
+	EventRemoved = "removed"
+	// EventSession: the session's own fields changed (RenewUploadLink,
+	// ExtendSession); Event.Session is the record after the change.
+	EventSession = "session"
+	// EventEnded: the session is over (EndSession, DeleteSession). Read
+	// never returns it (it answers ErrExpired instead); it is in the log
+	// to wake readers on every instance, not only in the process that
+	// ended the session.
+	EventEnded = "ended"
+)
 
 // Quota bounds a session. Zero means no limit.
 type Quota struct {
@@ -122,81 +152,15 @@ type Quota struct {
 
 // Event is one entry of a session's event log. ID is opaque ASCII
 // (letters, digits, '-', '_', '.'), increasing within the session and
-// meaningful to every instance that shares the backend. Data is the JSON
-// sent as the event's data.
+// meaningful to every instance that shares the backend. Which of the other
+// fields is set depends on Type.
 type Event struct {
 	ID   string
 	Type string
-	Data []byte
-}
-
-// Catalog records sessions and their images, and keeps each session's
-// event log. Adding or removing an image and appending its event happen in
-// one atomic step, so the log and the gallery never disagree.
-type Catalog interface {
-	// CreateSession stores a new session.
-	CreateSession(ctx context.Context, s Session) error
-	// Session returns the session with id: ErrNotFound if unknown,
-	// ErrExpired (with the record) if its ExpiresAt is at or before now,
-	// and ErrExpired (with only ID and ExpiresAt, the time it ended) for
-	// a removed session whose tombstone still stands (DeleteSession).
-	Session(ctx context.Context, id string) (Session, error)
-	// SessionByToken looks a session up by an upload token, with the same
-	// errors as Session. A token replaced by RenewUploadLink still finds
-	// its session, whose UploadToken then differs from it: the caller
-	// tells a replaced link from the current one.
-	SessionByToken(ctx context.Context, token string) (Session, error)
-	// RenewUploadLink gives a live session a new upload token valid until
-	// expiresAt, and appends a "session" event, atomically. The old
-	// tokens keep finding the session (see SessionByToken).
-	RenewUploadLink(ctx context.Context, id, token string, expiresAt time.Time) (Session, Event, error)
-	// ExtendSession moves a live session's ExpiresAt to expiresAt if that
-	// is later, and then appends a "session" event, atomically. It returns
-	// the record and the event (zero when nothing moved).
-	ExtendSession(ctx context.Context, id string, expiresAt time.Time) (Session, Event, error)
-	// EndSession ends a live session now: from then on it is ErrExpired,
-	// an EventEnded in its log wakes its readers, and ExpiredSessions
-	// lists it until DeleteSession.
-	EndSession(ctx context.Context, id string) error
-	// DeleteSession removes an ended or live session's images, event log
-	// and record, and wakes its readers. What stays is a tombstone: until
-	// tombstoneUntil, the id and every upload token it had answer
-	// ErrExpired rather than ErrNotFound. Deleting a tombstone is nil;
-	// unknown is ErrNotFound.
-	DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error
-	// ExpiredSessions lists ids of sessions whose ExpiresAt is at or
-	// before now and whose data is not yet deleted, so the server can
-	// remove them and their blobs (also after a restart).
-	ExpiredSessions(ctx context.Context, now time.Time) ([]string, error)
-
-	// AddImage records img in the session and appends an "image" event
-	// whose data is the image's JSON, atomically. It fails with ErrQuota if
-	// q would be exceeded, and with ErrDuplicate, returning the image
-	// already stored, if the session has an image with img.SHA256.
-	AddImage(ctx context.Context, sessionID string, img api.Image, q Quota) (api.Image, Event, error)
-	// RemoveImage deletes an image and appends a "removed" event.
-	RemoveImage(ctx context.Context, sessionID, imageID string) (Event, error)
-	// Image returns one image of a session; ErrNotFound or ErrExpired as
-	// for Session.
-	Image(ctx context.Context, sessionID, imageID string) (api.Image, error)
-	// Images returns the session's images, oldest first, and the id of the
-	// last event they reflect ("" if the log is empty), read atomically.
-	Images(ctx context.Context, sessionID string) ([]api.Image, string, error)
-
-	// Read returns up to limit events (limit <= 0: all) after afterID,
-	// oldest first; afterID "" is the start of the log. When there are
-	// none yet it blocks until one is appended or ctx ends (then
-	// ctx.Err()), as XREAD BLOCK does, so live delivery and replay are one
-	// call and one round trip. An id the log does not hold (unknown, or
-	// trimmed) is ErrEventGone. A session unknown or over is ErrNotFound
-	// or ErrExpired, at once, and a reader already blocked when the
-	// session ends wakes with ErrExpired: EndSession appends an
-	// EventEnded to the log, so that readers on every instance hear of
-	// it, not only those in the process that ended it.
-	Read(ctx context.Context, sessionID, afterID string, limit int) ([]Event, error)
-
-	// Ping reports whether the backend answers, for /healthz.
-	Ping(ctx context.Context) error
-	// Close releases the backend.
-	Close() error
+	// Image is the image an EventImage added.
+	Image Image
+	// ImageID is the image an EventRemoved removed.
+	ImageID string
+	// Session is the record after an EventSession.
+	Session Session
 }

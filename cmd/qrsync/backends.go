@@ -5,14 +5,22 @@ import (
 	"io"
 	"net/url"
 
+	"qrsync/server"
 	"qrsync/storage"
 	"qrsync/storage/boltdb"
 	"qrsync/storage/fsblob"
 )
 
+// catalog is a catalog backend as the command holds it: what the server
+// asks of it, and a Close for when the command ends.
+type catalog interface {
+	server.Catalog
+	io.Closer
+}
+
 // openBackends is the only place that names a concrete backend. Empty
 // URLs mean the embedded defaults under --data.
-func openBackends(c config) (storage.BlobStore, storage.Catalog, error) {
+func openBackends(c config) (storage.BlobStore, catalog, error) {
 	blobs, err := openBlobs(c)
 	if err != nil {
 		return nil, nil, err
@@ -46,7 +54,7 @@ func openBlobs(c config) (storage.BlobStore, error) {
 	return nil, fmt.Errorf("--blob %q: unknown scheme %q (this build knows file://)", c.Blob, u.Scheme)
 }
 
-func openCatalog(c config) (storage.Catalog, error) {
+func openCatalog(c config) (catalog, error) {
 	if c.Catalog == "" {
 		return boltdb.Open(c.dataPath("catalog.db"))
 	}

@@ -64,12 +64,12 @@ func StartAt(t testing.TB, addr, dataDir string, cfg server.Config) *App {
 
 // StartWrapped is Start with the test's own layer around the blob store or
 // the catalog, to inject faults; a nil wrapper leaves its backend as it is.
-func StartWrapped(t testing.TB, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(storage.Catalog) storage.Catalog) *App {
+func StartWrapped(t testing.TB, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(server.Catalog) server.Catalog) *App {
 	t.Helper()
 	return start(t, "127.0.0.1:0", t.TempDir(), cfg, wrapBlobs, wrapCat)
 }
 
-func start(t testing.TB, addr, dataDir string, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(storage.Catalog) storage.Catalog) *App {
+func start(t testing.TB, addr, dataDir string, cfg server.Config, wrapBlobs func(storage.BlobStore) storage.BlobStore, wrapCat func(server.Catalog) server.Catalog) *App {
 	t.Helper()
 	fb, err := fsblob.New(filepath.Join(dataDir, "blobs"))
 	if err != nil {
@@ -81,7 +81,7 @@ func start(t testing.TB, addr, dataDir string, cfg server.Config, wrapBlobs func
 		t.Fatal(err)
 	}
 	var blobs storage.BlobStore = fb
-	var cat storage.Catalog = bc
+	var cat server.Catalog = bc
 	if wrapBlobs != nil {
 		blobs = wrapBlobs(fb)
 	}

@@ -17,7 +17,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"qrsync/api"
 	"qrsync/storage"
 	"qrsync/storage/internal/nospace"
 )
@@ -53,14 +52,7 @@ var errClosed = errors.New("boltdb: catalog closed")
 type Option func(*config)
 
 type config struct {
-	now         func() time.Time
 	lockTimeout time.Duration
-}
-
-// WithClock makes the catalog read the time from now instead of time.Now,
-// so tests can move a session past its expiry without sleeping.
-func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.now = now }
 }
 
 // WithLockTimeout sets how long Open waits for another process to release
@@ -70,12 +62,13 @@ func WithLockTimeout(d time.Duration) Option {
 	return func(c *config) { c.lockTimeout = d }
 }
 
-// Catalog is a storage.Catalog in a bbolt file. It is safe for concurrent
-// use within one process; the file is locked against other processes.
+// Catalog is the embedded catalog, in a bbolt file. It is safe for
+// concurrent use within one process; the file is locked against other
+// processes. It reads no clock: every time it stores or compares is the
+// caller's.
 type Catalog struct {
 	db   *bolt.DB
 	path string
-	now  func() time.Time
 
 	// sessions counts the sessions in the file. Only this process can
 	// have the file open, so a counter kept by CreateSession and
@@ -100,8 +93,6 @@ type waitEntry struct {
 	refs int
 }
 
-var _ storage.Catalog = (*Catalog)(nil)
-
 // Open opens (creating it if needed) the catalog file at path. It fails
 // after the lock timeout, with a message saying so, if another process has
 // the file open. It reads the whole file and runs bbolt's consistency
@@ -110,15 +101,12 @@ var _ storage.Catalog = (*Catalog)(nil)
 // rather than a panic in the middle of a request later; the catalog is
 // small, so this costs little.
 func Open(path string, opts ...Option) (*Catalog, error) {
-	cfg := config{now: time.Now, lockTimeout: DefaultLockTimeout}
+	cfg := config{lockTimeout: DefaultLockTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if path == "" {
 		return nil, errors.New("boltdb: empty path")
-	}
-	if cfg.now == nil {
-		return nil, errors.New("boltdb: nil clock")
 	}
 	if cfg.lockTimeout <= 0 {
 		return nil, fmt.Errorf("boltdb: lock timeout %v must be positive", cfg.lockTimeout)
@@ -140,7 +128,7 @@ func Open(path string, opts ...Option) (*Catalog, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	c := &Catalog{db: db, path: path, now: cfg.now, waiters: map[string]*waitEntry{}}
+	c := &Catalog{db: db, path: path, waiters: map[string]*waitEntry{}}
 	if err := c.verify(); err != nil {
 		_ = protect(path, db.Close)
 		return nil, err
@@ -231,6 +219,9 @@ type sessionRecord struct {
 	// OldTokens are the upload tokens RenewUploadLink replaced: they stay
 	// in the tokens bucket, pointing here, until the tombstone goes.
 	OldTokens []string `json:"oldTokens,omitempty"`
+	// Ended is set by EndSession: from then on the session is over,
+	// whatever its ExpiresAt says.
+	Ended bool `json:"ended,omitempty"`
 }
 
 func (r sessionRecord) session() storage.Session {
@@ -261,10 +252,6 @@ var (
 	errEventGone       = fmt.Errorf("boltdb: event id: %w", storage.ErrEventGone)
 )
 
-// expired reports whether a session with this expiry has ended: at its
-// ExpiresAt, not one tick after.
-func (c *Catalog) expired(r sessionRecord) bool { return !r.ExpiresAt.After(c.now()) }
-
 // loadSession returns the session's bucket and record, or ErrNotFound.
 // For a removed session whose tombstone still stands it returns a nil
 // bucket, a record with only ID and ExpiresAt, and ErrExpired.
@@ -283,10 +270,11 @@ func (c *Catalog) loadSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionReco
 	return sb, rec, nil
 }
 
-// liveSession is loadSession that also fails with ErrExpired.
+// liveSession is loadSession that also fails with ErrExpired for an ended
+// session.
 func (c *Catalog) liveSession(tx *bolt.Tx, id string) (*bolt.Bucket, sessionRecord, error) {
 	sb, rec, err := c.loadSession(tx, id)
-	if err == nil && c.expired(rec) {
+	if err == nil && rec.Ended {
 		return nil, rec, errSessionExpired
 	}
 	return sb, rec, err
@@ -363,7 +351,7 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 }
 
 // Session returns the session with id: ErrNotFound if unknown; the record
-// and ErrExpired if its ExpiresAt is not after now.
+// and ErrExpired if it was ended.
 func (c *Catalog) Session(ctx context.Context, id string) (storage.Session, error) {
 	if err := ctx.Err(); err != nil {
 		return storage.Session{}, err
@@ -474,30 +462,26 @@ func putAndAnnounce(sb *bolt.Bucket, rec sessionRecord) (storage.Session, storag
 		return storage.Session{}, storage.Event{}, err
 	}
 	out := rec.session()
-	data, err := json.Marshal(out)
-	if err != nil {
-		return storage.Session{}, storage.Event{}, err
-	}
-	ev, err := appendEvent(sb, storage.EventSession, data)
+	ev, err := appendEvent(sb, storage.Event{Type: storage.EventSession, Session: out})
 	return out, ev, err
 }
 
-// EndSession sets a live session's end to now, logs its end and wakes
-// its readers.
-func (c *Catalog) EndSession(ctx context.Context, id string) error {
+// EndSession sets a live session's end to at, marks it ended, logs its
+// end and wakes its readers. An ended session stays as it is.
+func (c *Catalog) EndSession(ctx context.Context, id string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := c.update(func(tx *bolt.Tx) error {
-		sb, rec, err := c.liveSession(tx, id)
-		if err != nil {
+		sb, rec, err := c.loadSession(tx, id)
+		if err != nil || rec.Ended {
 			return err
 		}
-		rec.ExpiresAt = c.now()
+		rec.ExpiresAt, rec.Ended = at, true
 		if err := putMeta(sb, rec); err != nil {
 			return err
 		}
-		_, err = appendEvent(sb, storage.EventEnded, []byte("{}"))
+		_, err = appendEvent(sb, storage.Event{Type: storage.EventEnded})
 		return err
 	})
 	if err != nil {
@@ -507,9 +491,11 @@ func (c *Catalog) EndSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// DeleteSession removes the session, its images and its log, expired or
+// DeleteSession removes the session, its images and its log, ended or
 // not, leaves a tombstone that keeps its id and tokens answering
-// ErrExpired until tombstoneUntil, and wakes its waiters.
+// ErrExpired until PurgeTombstones passes tombstoneUntil, and wakes its
+// waiters. The tombstone's end is the session's ExpiresAt: the server
+// ends a session (EndSession) before it deletes it.
 func (c *Catalog) DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -523,11 +509,7 @@ func (c *Catalog) DeleteSession(ctx context.Context, id string, tombstoneUntil t
 		if err != nil {
 			return err
 		}
-		ended := rec.ExpiresAt
-		if now := c.now(); ended.After(now) {
-			ended = now
-		}
-		ts := tombstoneRecord{EndedAt: ended, Until: tombstoneUntil, Tokens: append(rec.OldTokens, rec.UploadToken)}
+		ts := tombstoneRecord{EndedAt: rec.ExpiresAt, Until: tombstoneUntil, Tokens: append(rec.OldTokens, rec.UploadToken)}
 		b, err := json.Marshal(ts)
 		if err != nil {
 			return err
@@ -548,11 +530,12 @@ func (c *Catalog) DeleteSession(ctx context.Context, id string, tombstoneUntil t
 	return nil
 }
 
-// tombstone returns the tombstone of a removed session while it stands.
+// tombstone returns the tombstone of a removed session until
+// PurgeTombstones takes it.
 func (c *Catalog) tombstone(tx *bolt.Tx, id string) (tombstoneRecord, bool) {
 	var ts tombstoneRecord
 	raw := tx.Bucket(bucketTombstones).Get([]byte(id))
-	if raw == nil || json.Unmarshal(raw, &ts) != nil || !ts.Until.After(c.now()) {
+	if raw == nil || json.Unmarshal(raw, &ts) != nil {
 		return ts, false
 	}
 	return ts, true
@@ -592,8 +575,8 @@ func (c *Catalog) PurgeTombstones(ctx context.Context, now time.Time) error {
 	})
 }
 
-// ExpiredSessions lists the ids of sessions whose ExpiresAt is at or before
-// now. It reads every session record: the embedded catalog holds few
+// ExpiredSessions lists the ids of sessions that are ended or whose
+// ExpiresAt is at or before now. It reads every session record: the embedded catalog holds few
 // sessions at a time, and the sweeper calls it rarely.
 func (c *Catalog) ExpiredSessions(ctx context.Context, now time.Time) ([]string, error) {
 	if err := ctx.Err(); err != nil {
@@ -607,7 +590,7 @@ func (c *Catalog) ExpiredSessions(ctx context.Context, now time.Time) ([]string,
 			if err := json.Unmarshal(sessions.Bucket(k).Get(keyMeta), &rec); err != nil {
 				return fmt.Errorf("boltdb: corrupt session record: %w", err)
 			}
-			if !rec.ExpiresAt.After(now) {
+			if rec.Ended || !rec.ExpiresAt.After(now) {
 				ids = append(ids, string(k))
 			}
 			return nil
@@ -621,19 +604,19 @@ func (c *Catalog) ExpiredSessions(ctx context.Context, now time.Time) ([]string,
 // already there rather than that the session is full. An empty img.SHA256
 // is not checked for duplicates; an empty or already used img.ID is an
 // error.
-func (c *Catalog) AddImage(ctx context.Context, sessionID string, img api.Image, q storage.Quota) (api.Image, storage.Event, error) {
+func (c *Catalog) AddImage(ctx context.Context, sessionID string, img storage.Image, q storage.Quota) (storage.Image, storage.Event, error) {
 	if err := ctx.Err(); err != nil {
-		return api.Image{}, storage.Event{}, err
+		return storage.Image{}, storage.Event{}, err
 	}
 	if img.ID == "" {
-		return api.Image{}, storage.Event{}, errors.New("boltdb: image needs an id")
+		return storage.Image{}, storage.Event{}, errors.New("boltdb: image needs an id")
 	}
 	data, err := json.Marshal(img)
 	if err != nil {
-		return api.Image{}, storage.Event{}, fmt.Errorf("boltdb: encode image: %w", err)
+		return storage.Image{}, storage.Event{}, fmt.Errorf("boltdb: encode image: %w", err)
 	}
 	var (
-		dup api.Image
+		dup storage.Image
 		ev  storage.Event
 	)
 	err = c.grow(func(tx *bolt.Tx) error {
@@ -679,22 +662,22 @@ func (c *Catalog) AddImage(ctx context.Context, sessionID string, img api.Image,
 		if err := putMeta(sb, rec); err != nil {
 			return err
 		}
-		ev, err = appendEvent(sb, api.EventImage, data)
+		ev, err = appendEvent(sb, storage.Event{Type: storage.EventImage, Image: img})
 		return err
 	})
 	if errors.Is(err, storage.ErrDuplicate) {
 		return dup, storage.Event{}, err
 	}
 	if err != nil {
-		return api.Image{}, storage.Event{}, err
+		return storage.Image{}, storage.Event{}, err
 	}
 	c.broadcast(sessionID)
 	return img, ev, nil
 }
 
 // getImage reads the image with this id from a session bucket.
-func getImage(sb *bolt.Bucket, imageID []byte) (api.Image, error) {
-	var img api.Image
+func getImage(sb *bolt.Bucket, imageID []byte) (storage.Image, error) {
+	var img storage.Image
 	seq := sb.Bucket(bucketImgIdx).Get(imageID)
 	if seq == nil {
 		return img, errImageNotFound
@@ -709,35 +692,68 @@ func getImage(sb *bolt.Bucket, imageID []byte) (api.Image, error) {
 	return img, nil
 }
 
-// appendEvent adds an event to the session's log. The stored value is the
-// type, a NUL, and the data as given: the data is already JSON, so it is
-// not encoded again.
-func appendEvent(sb *bolt.Bucket, typ string, data []byte) (storage.Event, error) {
+// removedRecord is what a "removed" event stores.
+type removedRecord struct {
+	ID string `json:"id"`
+}
+
+// appendEvent adds ev to the session's log and returns it with its id. The
+// stored value is the type, a NUL, and the event's record as JSON: the
+// image, the removed image's id, the session, or nothing.
+func appendEvent(sb *bolt.Bucket, ev storage.Event) (storage.Event, error) {
+	var rec any
+	switch ev.Type {
+	case storage.EventImage:
+		rec = ev.Image
+	case storage.EventRemoved:
+		rec = removedRecord{ID: ev.ImageID}
+	case storage.EventSession:
+		rec = ev.Session
+	default:
+		rec = struct{}{}
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return storage.Event{}, err
+	}
 	events := sb.Bucket(bucketEvents)
 	seq, err := events.NextSequence()
 	if err != nil {
 		return storage.Event{}, err
 	}
-	v := make([]byte, 0, len(typ)+1+len(data))
-	v = append(append(append(v, typ...), 0), data...)
+	v := make([]byte, 0, len(ev.Type)+1+len(data))
+	v = append(append(append(v, ev.Type...), 0), data...)
 	if err := events.Put(seqKey(seq), v); err != nil {
 		return storage.Event{}, err
 	}
-	return storage.Event{ID: formatID(seq), Type: typ, Data: data}, nil
+	ev.ID = formatID(seq)
+	return ev, nil
 }
 
-// decodeEvent copies a stored event out of bbolt's memory, which is only
+// decodeEvent reads a stored event out of bbolt's memory, which is only
 // valid inside the transaction.
 func decodeEvent(k, v []byte) (storage.Event, error) {
 	i := bytes.IndexByte(v, 0)
 	if len(k) != 8 || i < 0 {
 		return storage.Event{}, errors.New("boltdb: corrupt event record")
 	}
-	return storage.Event{
-		ID:   formatID(binary.BigEndian.Uint64(k)),
-		Type: string(v[:i]),
-		Data: bytes.Clone(v[i+1:]),
-	}, nil
+	ev := storage.Event{ID: formatID(binary.BigEndian.Uint64(k)), Type: string(v[:i])}
+	data := v[i+1:]
+	var err error
+	switch ev.Type {
+	case storage.EventImage:
+		err = json.Unmarshal(data, &ev.Image)
+	case storage.EventRemoved:
+		var r removedRecord
+		err = json.Unmarshal(data, &r)
+		ev.ImageID = r.ID
+	case storage.EventSession:
+		err = json.Unmarshal(data, &ev.Session)
+	}
+	if err != nil {
+		return storage.Event{}, fmt.Errorf("boltdb: corrupt %s event: %w", ev.Type, err)
+	}
+	return ev, nil
 }
 
 // RemoveImage deletes an image, frees its place in the quota and its hash,
@@ -746,12 +762,8 @@ func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (s
 	if err := ctx.Err(); err != nil {
 		return storage.Event{}, err
 	}
-	data, err := json.Marshal(api.Removed{ID: imageID})
-	if err != nil {
-		return storage.Event{}, err
-	}
 	var ev storage.Event
-	err = c.update(func(tx *bolt.Tx) error {
+	err := c.update(func(tx *bolt.Tx) error {
 		sb, rec, err := c.liveSession(tx, sessionID)
 		if err != nil {
 			return err
@@ -778,7 +790,7 @@ func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (s
 		if err := putMeta(sb, rec); err != nil {
 			return err
 		}
-		ev, err = appendEvent(sb, api.EventRemoved, data)
+		ev, err = appendEvent(sb, storage.Event{Type: storage.EventRemoved, ImageID: imageID})
 		return err
 	})
 	if err != nil {
@@ -789,11 +801,11 @@ func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (s
 }
 
 // Image returns one image of a live session.
-func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (api.Image, error) {
+func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (storage.Image, error) {
 	if err := ctx.Err(); err != nil {
-		return api.Image{}, err
+		return storage.Image{}, err
 	}
-	var img api.Image
+	var img storage.Image
 	err := c.view(func(tx *bolt.Tx) error {
 		sb, _, err := c.liveSession(tx, sessionID)
 		if err != nil {
@@ -809,11 +821,11 @@ func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (api.Ima
 // last event ("" if none), read in one transaction so that the snapshot
 // plus the events after that id is exactly the gallery. The slice is never
 // nil, so it encodes as [] in a snapshot.
-func (c *Catalog) Images(ctx context.Context, sessionID string) ([]api.Image, string, error) {
+func (c *Catalog) Images(ctx context.Context, sessionID string) ([]storage.Image, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	imgs := []api.Image{}
+	imgs := []storage.Image{}
 	var last string
 	err := c.view(func(tx *bolt.Tx) error {
 		sb, _, err := c.liveSession(tx, sessionID)
@@ -821,7 +833,7 @@ func (c *Catalog) Images(ctx context.Context, sessionID string) ([]api.Image, st
 			return err
 		}
 		err = sb.Bucket(bucketImages).ForEach(func(_, v []byte) error {
-			var img api.Image
+			var img storage.Image
 			if err := json.Unmarshal(v, &img); err != nil {
 				return fmt.Errorf("boltdb: corrupt image record: %w", err)
 			}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"qrsync/api"
 	"qrsync/storage"
 	"qrsync/storage/boltdb"
 	"qrsync/storage/storagetest"
@@ -28,13 +27,13 @@ func open(t testing.TB, path string, opts ...boltdb.Option) *boltdb.Catalog {
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.TestCatalog(t, func(t *testing.T) storage.Catalog {
+	storagetest.TestCatalog(t, func(t *testing.T) storagetest.Catalog {
 		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
 	})
 }
 
-func image(id string) api.Image {
-	return api.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id,
+func image(id string) storage.Image {
+	return storage.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id,
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
@@ -127,44 +126,6 @@ func TestEventIDs(t *testing.T) {
 	}
 }
 
-// TestClock drives expiry with WithClock.
-func TestClock(t *testing.T) {
-	ctx := context.Background()
-	base := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	var now atomic.Pointer[time.Time]
-	now.Store(&base)
-	c := open(t, filepath.Join(t.TempDir(), "catalog.db"), boltdb.WithClock(func() time.Time { return *now.Load() }))
-	s := session("s", base.Add(time.Hour))
-	if err := c.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	set := func(d time.Duration) { t := base.Add(d); now.Store(&t) }
-
-	set(time.Hour - time.Nanosecond)
-	if _, err := c.Session(ctx, s.ID); err != nil {
-		t.Fatalf("just before expiry: %v", err)
-	}
-	if _, _, err := c.AddImage(ctx, s.ID, image("a"), storage.Quota{}); err != nil {
-		t.Fatal(err)
-	}
-	set(time.Hour) // ExpiresAt itself is the end
-	got, err := c.Session(ctx, s.ID)
-	if !errors.Is(err, storage.ErrExpired) || got.ID != s.ID || got.Images != 1 {
-		t.Fatalf("at expiry: %+v, %v; want the record and ErrExpired", got, err)
-	}
-	if err := readOne(c, ctx, s.ID); !errors.Is(err, storage.ErrExpired) {
-		t.Fatalf("Wait on an expired session = %v, want ErrExpired", err)
-	}
-	ids, err := c.ExpiredSessions(ctx, base.Add(time.Hour))
-	if err != nil || !slices.Equal(ids, []string{s.ID}) {
-		t.Fatalf("ExpiredSessions(at expiry) = %q, %v", ids, err)
-	}
-	ids, err = c.ExpiredSessions(ctx, base.Add(time.Hour-time.Nanosecond))
-	if err != nil || len(ids) != 0 {
-		t.Fatalf("ExpiredSessions(before expiry) = %q, %v", ids, err)
-	}
-}
-
 func TestLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	open(t, path)
@@ -186,7 +147,6 @@ func TestOpenOptions(t *testing.T) {
 		opts []boltdb.Option
 	}{
 		{"empty path", "", nil},
-		{"nil clock", filepath.Join(dir, "a.db"), []boltdb.Option{boltdb.WithClock(nil)}},
 		{"zero lock timeout", filepath.Join(dir, "b.db"), []boltdb.Option{boltdb.WithLockTimeout(0)}},
 		{"directory", dir, nil},
 	} {
@@ -226,7 +186,7 @@ func TestCreateSessionRejects(t *testing.T) {
 	if got, err := c.SessionByToken(ctx, "tok-s"); err != nil || got.ID != "s" {
 		t.Fatalf("SessionByToken = %+v, %v", got, err)
 	}
-	if _, _, err := c.AddImage(ctx, "s", api.Image{}, storage.Quota{}); err == nil {
+	if _, _, err := c.AddImage(ctx, "s", storage.Image{}, storage.Quota{}); err == nil {
 		t.Error("AddImage without an id succeeded")
 	}
 	if _, _, err := c.AddImage(ctx, "s", image("a"), storage.Quota{}); err != nil {

@@ -1,4 +1,4 @@
-// Package boltdb is the embedded default storage.Catalog: sessions, images
+// Package boltdb is the embedded default catalog: sessions, images
 // and each session's event log in one bbolt file, with live fan-out to
 // waiters inside this process.
 //
@@ -7,10 +7,10 @@
 //	sessions/                 bucket
 //	  <sessionID>/            bucket per session
 //	    meta                  JSON of the session record
-//	    images/  seq → JSON api.Image       (8-byte big-endian insertion sequence)
+//	    images/  seq → JSON storage.Image (8-byte big-endian insertion sequence)
 //	    imgidx/  imageID → seq
 //	    sha/     sha256 → imageID
-//	    events/  seq → type NUL data        (8-byte big-endian event sequence)
+//	    events/  seq → type NUL JSON record (8-byte big-endian event sequence)
 //	tokens/     uploadToken → sessionID
 //
 // Every change to a session is one bbolt read-write transaction, committed

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"qrsync/api"
 	"qrsync/storage"
 )
 
@@ -62,7 +61,7 @@ func TestWaitersMapShrinks(t *testing.T) {
 	for refs("A") < 3 {
 		time.Sleep(time.Millisecond)
 	}
-	if _, _, err := c.AddImage(bg, "A", api.Image{ID: "x", SHA256: "x"}, storage.Quota{}); err != nil {
+	if _, _, err := c.AddImage(bg, "A", storage.Image{ID: "x", SHA256: "x"}, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -104,7 +103,7 @@ func BenchmarkAddImageNoSync(b *testing.B) {
 		}
 		i++
 		id := fmt.Sprint(i)
-		img := api.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id, CreatedAt: time.Now()}
+		img := storage.Image{ID: id, Name: id + ".jpg", ContentType: "image/jpeg", Size: 100, SHA256: "sha-" + id, CreatedAt: time.Now()}
 		if _, _, err := c.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: 500}); err != nil {
 			b.Fatal(err)
 		}

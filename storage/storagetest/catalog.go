@@ -2,7 +2,6 @@ package storagetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -12,23 +11,104 @@ import (
 	"testing"
 	"time"
 
-	"qrsync/api"
 	"qrsync/storage"
 )
 
-// TestCatalog runs the conformance suite for a storage.Catalog. open
+// Catalog is all that a catalog backend provides, and what this suite
+// proves of it. Its users ask for less, each through its own small
+// interface (the server's sessions, gallery and event log); one backend
+// type implements them all.
+//
+// The catalog keeps sessions, their images and each session's event log.
+// Adding or removing an image and appending its event are one atomic step,
+// so the log and the gallery never disagree, and replaying the log is
+// live delivery. It never reads a clock: every time it stores or compares
+// is the caller's (the server's), so that instances and backends agree.
+type Catalog interface {
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s storage.Session) error
+	// Session returns the session with id: ErrNotFound if unknown;
+	// ErrExpired with the record if it was ended (EndSession); ErrExpired
+	// with only ID and ExpiresAt (when it ended) for a deleted session
+	// whose tombstone stands. A session whose ExpiresAt has passed but
+	// which nobody ended is returned as it is: the caller judges times.
+	Session(ctx context.Context, id string) (storage.Session, error)
+	// SessionByToken looks a session up by an upload token, with the same
+	// errors as Session. A token replaced by RenewUploadLink still finds
+	// its session, whose UploadToken then differs from it: the caller
+	// tells a replaced link from the current one.
+	SessionByToken(ctx context.Context, token string) (storage.Session, error)
+	// RenewUploadLink gives a live session a new upload token valid until
+	// expiresAt, and appends a "session" event, atomically. The old
+	// tokens keep finding the session (see SessionByToken).
+	RenewUploadLink(ctx context.Context, id, token string, expiresAt time.Time) (storage.Session, storage.Event, error)
+	// ExtendSession moves a live session's ExpiresAt to expiresAt if that
+	// is later, and then appends a "session" event, atomically. It returns
+	// the record and the event (zero when nothing moved).
+	ExtendSession(ctx context.Context, id string, expiresAt time.Time) (storage.Session, storage.Event, error)
+	// EndSession ends a live session at the given time: from then on it
+	// is ErrExpired with ExpiresAt = at, an EventEnded in its log wakes
+	// its readers, and ExpiredSessions lists it until DeleteSession.
+	// Ending an ended session is nil.
+	EndSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSession removes an ended or live session's images, event log
+	// and record, and wakes its readers. What stays is a tombstone: the
+	// id and every upload token it had answer ErrExpired rather than
+	// ErrNotFound until PurgeTombstones passes tombstoneUntil (a backend
+	// may also let it lapse by itself then). Deleting a tombstone is nil;
+	// unknown is ErrNotFound.
+	DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error
+	// ExpiredSessions lists ids of sessions that are ended, or whose
+	// ExpiresAt is at or before now, and whose data is not yet deleted,
+	// so the server can remove them and their blobs (also after a
+	// restart). A backend that drops records by itself (a TTL) keeps
+	// each long enough after ExpiresAt for this to list it first: the
+	// record names the blobs, and without it they would leak.
+	ExpiredSessions(ctx context.Context, now time.Time) ([]string, error)
+	// PurgeTombstones forgets tombstones whose time is at or before now.
+	PurgeTombstones(ctx context.Context, now time.Time) error
+
+	// AddImage records img in a live session and appends an "image"
+	// event carrying it, atomically. It fails with ErrQuota if q would be
+	// exceeded, and with ErrDuplicate, returning the image already
+	// stored, if the session has an image with img.SHA256.
+	AddImage(ctx context.Context, sessionID string, img storage.Image, q storage.Quota) (storage.Image, storage.Event, error)
+	// RemoveImage deletes an image and appends a "removed" event.
+	RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error)
+	// Image returns one image of a session; ErrNotFound or ErrExpired as
+	// for Session.
+	Image(ctx context.Context, sessionID, imageID string) (storage.Image, error)
+	// Images returns the session's images, oldest first, and the id of the
+	// last event they reflect ("" if the log is empty), read atomically.
+	Images(ctx context.Context, sessionID string) ([]storage.Image, string, error)
+
+	// Read returns up to limit events (limit <= 0: all) after afterID,
+	// oldest first; afterID "" is the start of the log. When there are
+	// none yet it blocks until one is appended or ctx ends (then
+	// ctx.Err()), as XREAD BLOCK does, so live delivery and replay are one
+	// call and one round trip. An id the log does not hold (unknown, or
+	// trimmed) is ErrEventGone. A session unknown or over is ErrNotFound
+	// or ErrExpired, at once, and a reader blocked when the session ends
+	// or is deleted, on any handle of the backend, wakes with ErrExpired.
+	Read(ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error)
+
+	// Ping reports whether the backend answers, for /readyz.
+	Ping(ctx context.Context) error
+}
+
+// TestCatalog runs the conformance suite for a Catalog. open
 // returns a handle on the catalog under test; it is called once per
 // subtest, and the suite does not close the handle (the caller's cleanup
 // does). A catalog that can count its sessions (SessionCount, which the
 // server uses for its cap on sessions) is checked for that too.
-func TestCatalog(t *testing.T, open func(t *testing.T) storage.Catalog) {
+func TestCatalog(t *testing.T, open func(t *testing.T) Catalog) {
 	// Counting is checked first, alone: the other subtests run in
 	// parallel and create sessions, so the count would move under it on a
 	// shared backend.
 	t.Run("SessionCount", func(t *testing.T) { testCatalogSessionCount(t, open(t)) })
 	tests := []struct {
 		name string
-		run  func(t *testing.T, c storage.Catalog)
+		run  func(t *testing.T, c Catalog)
 	}{
 		{"CreateAndGet", testCatalogCreateAndGet},
 		{"Token", testCatalogToken},
@@ -73,7 +153,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // newSession creates a session that expires expiresIn from now (negative:
 // already expired).
-func newSession(t *testing.T, c storage.Catalog, expiresIn time.Duration) storage.Session {
+func newSession(t *testing.T, c Catalog, expiresIn time.Duration) storage.Session {
 	t.Helper()
 	created := now().Add(-time.Minute)
 	if expiresIn < 0 {
@@ -93,16 +173,16 @@ func newSession(t *testing.T, c storage.Catalog, expiresIn time.Duration) storag
 	return s
 }
 
-func liveSession(t *testing.T, c storage.Catalog) storage.Session {
+func liveSession(t *testing.T, c Catalog) storage.Session {
 	t.Helper()
 	return newSession(t, c, time.Hour)
 }
 
 // newImage returns an image with random id and hash. CreatedAt has
 // millisecond precision in UTC, which JSON round-trips exactly.
-func newImage(sessionID string, size int64) api.Image {
+func newImage(sessionID string, size int64) storage.Image {
 	id := randomID()
-	return api.Image{
+	return storage.Image{
 		ID:          id,
 		Name:        "IMG_" + id[:6] + ".jpg",
 		ContentType: "image/jpeg",
@@ -111,20 +191,19 @@ func newImage(sessionID string, size int64) api.Image {
 		Height:      3024,
 		SHA256:      randomID() + randomID(),
 		CreatedAt:   time.Now().UTC().Truncate(time.Millisecond),
-		URL:         "/api/sessions/" + sessionID + "/images/" + id,
-		ThumbURL:    "/api/sessions/" + sessionID + "/images/" + id + "/thumb",
+		Upload:      "up-" + sessionID[:6] + id[:6],
 	}
 }
 
 // sameImage reports whether a and b describe the same image; times are
 // compared as instants.
-func sameImage(a, b api.Image) bool {
+func sameImage(a, b storage.Image) bool {
 	ta, tb := a.CreatedAt, b.CreatedAt
 	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
 	return a == b && ta.Equal(tb)
 }
 
-func imageIDs(imgs []api.Image) []string {
+func imageIDs(imgs []storage.Image) []string {
 	ids := make([]string, len(imgs))
 	for i, img := range imgs {
 		ids[i] = img.ID
@@ -141,7 +220,7 @@ func eventIDs(evs []storage.Event) []string {
 }
 
 // addImage adds img with no quota and checks the answer.
-func addImage(t *testing.T, c storage.Catalog, sessionID string, img api.Image) storage.Event {
+func addImage(t *testing.T, c Catalog, sessionID string, img storage.Image) storage.Event {
 	t.Helper()
 	got, ev, err := c.AddImage(testContext(t), sessionID, img, storage.Quota{})
 	if err != nil {
@@ -154,24 +233,28 @@ func addImage(t *testing.T, c storage.Catalog, sessionID string, img api.Image) 
 	return ev
 }
 
-func checkImageEvent(t *testing.T, ev storage.Event, img api.Image) {
+// sameEvent reports whether a and b are the same event, read twice.
+func sameEvent(a, b storage.Event) bool {
+	return a.ID == b.ID && a.Type == b.Type && sameImage(a.Image, b.Image) && a.ImageID == b.ImageID &&
+		a.Session.ID == b.Session.ID && a.Session.UploadToken == b.Session.UploadToken &&
+		a.Session.ExpiresAt.Equal(b.Session.ExpiresAt) && a.Session.UploadExpiresAt.Equal(b.Session.UploadExpiresAt)
+}
+
+func checkImageEvent(t *testing.T, ev storage.Event, img storage.Image) {
 	t.Helper()
 	if !eventIDPattern.MatchString(ev.ID) {
 		t.Errorf("event id %q is not short opaque ASCII", ev.ID)
 	}
-	if ev.Type != api.EventImage {
-		t.Errorf("event type %q, want %q", ev.Type, api.EventImage)
+	if ev.Type != storage.EventImage {
+		t.Errorf("event type %q, want %q", ev.Type, storage.EventImage)
 	}
-	var data api.Image
-	if err := json.Unmarshal(ev.Data, &data); err != nil {
-		t.Errorf("event data %q: %v", ev.Data, err)
-	} else if !sameImage(data, img) {
-		t.Errorf("event data %s, want the image %+v", ev.Data, img)
+	if !sameImage(ev.Image, img) {
+		t.Errorf("event image %+v, want %+v", ev.Image, img)
 	}
 }
 
 // allEvents reads the whole log, in pages, to exercise limit as well.
-func allEvents(t *testing.T, c storage.Catalog, sessionID string) []storage.Event {
+func allEvents(t *testing.T, c Catalog, sessionID string) []storage.Event {
 	t.Helper()
 	var all []storage.Event
 	after := ""
@@ -198,7 +281,7 @@ func wantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
-func testCatalogCreateAndGet(t *testing.T, c storage.Catalog) {
+func testCatalogCreateAndGet(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	got, err := c.Session(testContext(t), s.ID)
 	if err != nil {
@@ -219,7 +302,7 @@ func checkSession(t *testing.T, got, want storage.Session, images int, bytes int
 	}
 }
 
-func testCatalogToken(t *testing.T, c storage.Catalog) {
+func testCatalogToken(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	other := liveSession(t, c)
 	for _, want := range []storage.Session{s, other} {
@@ -236,7 +319,7 @@ func testCatalogToken(t *testing.T, c storage.Catalog) {
 	wantErr(t, "Session(upload token)", err, storage.ErrNotFound)
 }
 
-func testCatalogUnknown(t *testing.T, c storage.Catalog) {
+func testCatalogUnknown(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	id := randomID()
 	_, err := c.Session(ctx, id)
@@ -249,7 +332,7 @@ func testCatalogUnknown(t *testing.T, c storage.Catalog) {
 	wantErr(t, "RenewUploadLink", err, storage.ErrNotFound)
 	_, _, err = c.ExtendSession(ctx, id, now().Add(time.Hour))
 	wantErr(t, "ExtendSession", err, storage.ErrNotFound)
-	err = c.EndSession(ctx, id)
+	err = c.EndSession(ctx, id, now())
 	wantErr(t, "EndSession", err, storage.ErrNotFound)
 	_, _, err = c.AddImage(ctx, id, newImage(id, 1), storage.Quota{})
 	wantErr(t, "AddImage", err, storage.ErrNotFound)
@@ -273,17 +356,53 @@ func testCatalogUnknown(t *testing.T, c storage.Catalog) {
 	wantErr(t, "RemoveImage(unknown image)", err, storage.ErrNotFound)
 }
 
-func testCatalogExpired(t *testing.T, c storage.Catalog) {
+func testCatalogExpired(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	live := liveSession(t, c)
 	s := newSession(t, c, -time.Minute)
 
+	// Past its time, a session nobody ended is still the caller's to
+	// judge: the catalog reads no clock.
 	got, err := c.Session(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("Session(past its time) = %v, want the record", err)
+	}
+	checkSession(t, got, s, 0, 0)
+
+	ids, err := c.ExpiredSessions(ctx, now())
+	if err != nil {
+		t.Fatalf("ExpiredSessions: %v", err)
+	}
+	if !slices.Contains(ids, s.ID) {
+		t.Errorf("ExpiredSessions lacks the expired session")
+	}
+	if slices.Contains(ids, live.ID) {
+		t.Errorf("ExpiredSessions lists a live session")
+	}
+	// A later now sees the live session as expired too: the time is the
+	// caller's.
+	ids, err = c.ExpiredSessions(ctx, live.ExpiresAt.Add(time.Second))
+	if err != nil {
+		t.Fatalf("ExpiredSessions: %v", err)
+	}
+	if !slices.Contains(ids, s.ID) || !slices.Contains(ids, live.ID) {
+		t.Errorf("ExpiredSessions(after both expiries) lacks one of them")
+	}
+
+	// Ended, it is ErrExpired everywhere, with the record where there is
+	// one, its end the time given.
+	end := s.ExpiresAt.Add(-time.Second)
+	if err := c.EndSession(ctx, s.ID, end); err != nil {
+		t.Fatalf("EndSession: %v", err)
+	}
+	ended := s
+	ended.ExpiresAt = end
+	got, err = c.Session(ctx, s.ID)
 	wantErr(t, "Session", err, storage.ErrExpired)
-	checkSession(t, got, s, 0, 0) // the record comes with the error
+	checkSession(t, got, ended, 0, 0) // the record comes with the error
 	got, err = c.SessionByToken(ctx, s.UploadToken)
 	wantErr(t, "SessionByToken", err, storage.ErrExpired)
-	checkSession(t, got, s, 0, 0)
+	checkSession(t, got, ended, 0, 0)
 
 	_, _, err = c.AddImage(ctx, s.ID, newImage(s.ID, 1), storage.Quota{})
 	wantErr(t, "AddImage", err, storage.ErrExpired)
@@ -296,32 +415,18 @@ func testCatalogExpired(t *testing.T, c storage.Catalog) {
 	_, err = readNow(c, ctx, s.ID, "", 10)
 	wantErr(t, "Read (now)", err, storage.ErrExpired)
 
-	ids, err := c.ExpiredSessions(ctx, time.Now())
-	if err != nil {
-		t.Fatalf("ExpiredSessions: %v", err)
-	}
-	if !slices.Contains(ids, s.ID) {
-		t.Errorf("ExpiredSessions lacks the expired session")
-	}
-	if slices.Contains(ids, live.ID) {
-		t.Errorf("ExpiredSessions lists a live session")
-	}
-	// A later now sees the live session as expired too.
-	ids, err = c.ExpiredSessions(ctx, live.ExpiresAt.Add(time.Second))
-	if err != nil {
-		t.Fatalf("ExpiredSessions: %v", err)
-	}
-	if !slices.Contains(ids, s.ID) || !slices.Contains(ids, live.ID) {
-		t.Errorf("ExpiredSessions(after both expiries) lacks one of them")
-	}
-
-	// An ended session cannot be changed.
+	// An ended session cannot be changed, and ending it again is nil:
+	// two instances' sweeps may race to it.
 	_, _, err = c.RenewUploadLink(ctx, s.ID, randomID(), now().Add(time.Hour))
 	wantErr(t, "RenewUploadLink", err, storage.ErrExpired)
 	_, _, err = c.ExtendSession(ctx, s.ID, now().Add(time.Hour))
 	wantErr(t, "ExtendSession", err, storage.ErrExpired)
-	err = c.EndSession(ctx, s.ID)
-	wantErr(t, "EndSession", err, storage.ErrExpired)
+	if err := c.EndSession(ctx, s.ID, now()); err != nil {
+		t.Errorf("EndSession(ended) = %v, want nil", err)
+	}
+	if got, _ := c.Session(ctx, s.ID); !got.ExpiresAt.Equal(end) {
+		t.Errorf("a second EndSession moved the end to %v, want %v", got.ExpiresAt, end)
+	}
 
 	// The sweeper removes expired sessions; their tombstone says ended.
 	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
@@ -329,7 +434,7 @@ func testCatalogExpired(t *testing.T, c storage.Catalog) {
 	}
 	_, err = c.Session(ctx, s.ID)
 	wantErr(t, "Session after delete", err, storage.ErrExpired)
-	ids, err = c.ExpiredSessions(ctx, time.Now())
+	ids, err = c.ExpiredSessions(ctx, now())
 	if err != nil {
 		t.Fatalf("ExpiredSessions: %v", err)
 	}
@@ -338,7 +443,7 @@ func testCatalogExpired(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogDelete(t *testing.T, c storage.Catalog) {
+func testCatalogDelete(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	keep := liveSession(t, c)
@@ -386,7 +491,7 @@ func testCatalogDelete(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogDeleteWakesReader(t *testing.T, c storage.Catalog) {
+func testCatalogDeleteWakesReader(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
 	done := make(chan error, 1)
@@ -407,10 +512,10 @@ func testCatalogDeleteWakesReader(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogAddImages(t *testing.T, c storage.Catalog) {
+func testCatalogAddImages(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
-	var want []api.Image
+	var want []storage.Image
 	var total int64
 	for i := range 5 {
 		img := newImage(s.ID, int64(1000*(i+1)))
@@ -446,7 +551,7 @@ func testCatalogAddImages(t *testing.T, c storage.Catalog) {
 	checkSession(t, got, s, len(want), total)
 }
 
-func testCatalogEventIDs(t *testing.T, c storage.Catalog) {
+func testCatalogEventIDs(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	var returned []storage.Event
 	for range 7 {
@@ -462,8 +567,8 @@ func testCatalogEventIDs(t *testing.T, c storage.Catalog) {
 			t.Fatalf("event %d has an empty or repeated id %q", i, ev.ID)
 		}
 		seen[ev.ID] = true
-		if ev.Type != returned[i].Type || string(ev.Data) != string(returned[i].Data) {
-			t.Errorf("log event %d = %s %s, want %s %s", i, ev.Type, ev.Data, returned[i].Type, returned[i].Data)
+		if !sameEvent(ev, returned[i]) {
+			t.Errorf("log event %d = %+v, want %+v", i, ev, returned[i])
 		}
 		// Increasing: every id is followed by exactly the events logged
 		// after it, whatever the ids look like.
@@ -477,7 +582,7 @@ func testCatalogEventIDs(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogEventsAfter(t *testing.T, c storage.Catalog) {
+func testCatalogEventsAfter(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	other := liveSession(t, c)
 	otherEv := addImage(t, c, other.ID, newImage(other.ID, 1))
@@ -529,7 +634,7 @@ func testCatalogEventsAfter(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogEmptyLog(t *testing.T, c storage.Catalog) {
+func testCatalogEmptyLog(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	evs, err := readNow(c, testContext(t), s.ID, "", 10)
 	if err != nil || len(evs) != 0 {
@@ -550,7 +655,7 @@ func testCatalogEmptyLog(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogDuplicate(t *testing.T, c storage.Catalog) {
+func testCatalogDuplicate(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	first := newImage(s.ID, 500)
@@ -582,7 +687,7 @@ func testCatalogDuplicate(t *testing.T, c storage.Catalog) {
 	addImage(t, c, other.ID, again)
 }
 
-func testCatalogQuotaCount(t *testing.T, c storage.Catalog) {
+func testCatalogQuotaCount(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	q := storage.Quota{MaxImages: 3}
@@ -612,7 +717,7 @@ func testCatalogQuotaCount(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogQuotaBytes(t *testing.T, c storage.Catalog) {
+func testCatalogQuotaBytes(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	q := storage.Quota{MaxBytes: 1000}
@@ -643,12 +748,12 @@ func testCatalogQuotaBytes(t *testing.T, c storage.Catalog) {
 
 // testCatalogConcurrentDuplicate uploads the same photo from 16 goroutines:
 // exactly one is stored, the others learn which.
-func testCatalogConcurrentDuplicate(t *testing.T, c storage.Catalog) {
+func testCatalogConcurrentDuplicate(t *testing.T, c Catalog) {
 	const n = 16
 	s := liveSession(t, c)
 	sha := randomID() + randomID()
 	type result struct {
-		sent, got api.Image
+		sent, got storage.Image
 		ev        storage.Event
 		err       error
 	}
@@ -695,7 +800,7 @@ func testCatalogConcurrentDuplicate(t *testing.T, c storage.Catalog) {
 }
 
 // testCatalogConcurrentQuota races 32 distinct uploads for 10 places.
-func testCatalogConcurrentQuota(t *testing.T, c storage.Catalog) {
+func testCatalogConcurrentQuota(t *testing.T, c Catalog) {
 	const n, limit = 32, 10
 	s := liveSession(t, c)
 	q := storage.Quota{MaxImages: limit}
@@ -733,11 +838,11 @@ func testCatalogConcurrentQuota(t *testing.T, c storage.Catalog) {
 	checkSession(t, sess, s, limit, 7*limit)
 }
 
-func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
+func testCatalogRemoveImage(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	q := storage.Quota{MaxImages: 3}
-	var imgs []api.Image
+	var imgs []storage.Image
 	var last storage.Event
 	for range 3 {
 		img := newImage(s.ID, 100)
@@ -752,16 +857,14 @@ func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
 	if err != nil {
 		t.Fatalf("RemoveImage: %v", err)
 	}
-	if ev.Type != api.EventRemoved || !eventIDPattern.MatchString(ev.ID) {
+	if ev.Type != storage.EventRemoved || !eventIDPattern.MatchString(ev.ID) {
 		t.Errorf("removed event = %q %q", ev.Type, ev.ID)
 	}
-	var data api.Removed
-	if err := json.Unmarshal(ev.Data, &data); err != nil || data.ID != gone.ID {
-		t.Errorf("removed event data %s (%v), want {\"id\":%q}", ev.Data, err, gone.ID)
+	if ev.ImageID != gone.ID {
+		t.Errorf("removed event names %q, want %q", ev.ImageID, gone.ID)
 	}
 	after, err := readNow(c, ctx, s.ID, last.ID, 10)
-	if err != nil || !slices.Equal(eventIDs(after), []string{ev.ID}) || after[0].Type != api.EventRemoved ||
-		string(after[0].Data) != string(ev.Data) {
+	if err != nil || !slices.Equal(eventIDs(after), []string{ev.ID}) || !sameEvent(after[0], ev) {
 		t.Errorf("Read(last image) = %+v, %v; want the removed event", after, err)
 	}
 
@@ -795,11 +898,11 @@ func testCatalogRemoveImage(t *testing.T, c storage.Catalog) {
 
 // subscribe reads the log after id the way the server's stream does: one
 // blocking read.
-func subscribe(ctx context.Context, c storage.Catalog, sessionID, after string) ([]storage.Event, error) {
+func subscribe(ctx context.Context, c Catalog, sessionID, after string) ([]storage.Event, error) {
 	return c.Read(ctx, sessionID, after, 100)
 }
 
-func testCatalogReadWakesOnAppend(t *testing.T, c storage.Catalog) {
+func testCatalogReadWakesOnAppend(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	for _, name := range []string{"empty log", "after an event"} {
 		_, last, err := c.Images(testContext(t), s.ID)
@@ -837,7 +940,7 @@ func testCatalogReadWakesOnAppend(t *testing.T, c storage.Catalog) {
 	for range waiters {
 		go func() {
 			evs, err := subscribe(testContext(t), c, s.ID, last)
-			if err == nil && (len(evs) != 1 || evs[0].Type != api.EventRemoved) {
+			if err == nil && (len(evs) != 1 || evs[0].Type != storage.EventRemoved) {
 				err = fmt.Errorf("got %+v, want one removed event", evs)
 			}
 			done <- err
@@ -859,7 +962,7 @@ func testCatalogReadWakesOnAppend(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogReadReturnsAtOnce(t *testing.T, c storage.Catalog) {
+func testCatalogReadReturnsAtOnce(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	first := addImage(t, c, s.ID, newImage(s.ID, 1))
 	addImage(t, c, s.ID, newImage(s.ID, 1))
@@ -872,7 +975,7 @@ func testCatalogReadReturnsAtOnce(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogReadHonoursContext(t *testing.T, c storage.Catalog) {
+func testCatalogReadHonoursContext(t *testing.T, c Catalog) {
 	empty := liveSession(t, c)
 	busy := liveSession(t, c)
 	ev := addImage(t, c, busy.ID, newImage(busy.ID, 1))
@@ -917,7 +1020,7 @@ func testCatalogReadHonoursContext(t *testing.T, c storage.Catalog) {
 // testCatalogSnapshotPlusEvents checks that Images and its last event id are
 // read atomically: a snapshot taken while images come and go, plus the
 // events after its id, is exactly the final gallery.
-func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
+func testCatalogSnapshotPlusEvents(t *testing.T, c Catalog) {
 	s := liveSession(t, c)
 	writerDone := make(chan struct{})
 	var writerErr error
@@ -986,21 +1089,13 @@ func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
 		ids := slices.Clone(snap.ids)
 		for _, ev := range evs {
 			switch ev.Type {
-			case api.EventImage:
-				var img api.Image
-				if err := json.Unmarshal(ev.Data, &img); err != nil {
-					t.Fatal(err)
-				}
-				ids = append(ids, img.ID)
-			case api.EventRemoved:
-				var r api.Removed
-				if err := json.Unmarshal(ev.Data, &r); err != nil {
-					t.Fatal(err)
-				}
+			case storage.EventImage:
+				ids = append(ids, ev.Image.ID)
+			case storage.EventRemoved:
 				n := len(ids)
-				ids = slices.DeleteFunc(ids, func(id string) bool { return id == r.ID })
+				ids = slices.DeleteFunc(ids, func(id string) bool { return id == ev.ImageID })
 				if len(ids) != n-1 {
-					t.Fatalf("snapshot %d: event removes %q, which the snapshot plus earlier events lacks", i, r.ID)
+					t.Fatalf("snapshot %d: event removes %q, which the snapshot plus earlier events lacks", i, ev.ImageID)
 				}
 			default:
 				t.Fatalf("unexpected event type %q", ev.Type)
@@ -1013,7 +1108,7 @@ func testCatalogSnapshotPlusEvents(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogPing(t *testing.T, c storage.Catalog) {
+func testCatalogPing(t *testing.T, c Catalog) {
 	if err := c.Ping(testContext(t)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
@@ -1025,7 +1120,7 @@ type sessionCounter interface {
 	SessionCount(ctx context.Context) (int, error)
 }
 
-func testCatalogSessionCount(t *testing.T, c storage.Catalog) {
+func testCatalogSessionCount(t *testing.T, c Catalog) {
 	sc, ok := c.(sessionCounter)
 	if !ok {
 		t.Skipf("%T has no SessionCount", c)
@@ -1081,7 +1176,7 @@ func testCatalogSessionCount(t *testing.T, c storage.Catalog) {
 // tombstone is how long the suite's removed sessions keep answering ended.
 func tombstone() time.Time { return now().Add(time.Hour) }
 
-func testCatalogRenewUploadLink(t *testing.T, c storage.Catalog) {
+func testCatalogRenewUploadLink(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	first := addImage(t, c, s.ID, newImage(s.ID, 10))
@@ -1129,16 +1224,13 @@ func checkSessionEvent(t *testing.T, ev storage.Event, want storage.Session) {
 	if ev.Type != storage.EventSession || !eventIDPattern.MatchString(ev.ID) {
 		t.Fatalf("event %q id %q, want a %q event with a valid id", ev.Type, ev.ID, storage.EventSession)
 	}
-	var got storage.Session
-	if err := json.Unmarshal(ev.Data, &got); err != nil {
-		t.Fatalf("session event data %q: %v", ev.Data, err)
-	}
+	got := ev.Session
 	if got.ID != want.ID || got.UploadToken != want.UploadToken || !got.UploadExpiresAt.Equal(want.UploadExpiresAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Errorf("session event data = %+v, want %+v", got, want)
 	}
 }
 
-func testCatalogExtendSession(t *testing.T, c storage.Catalog) {
+func testCatalogExtendSession(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	// Not later: nothing moves, nothing is logged.
@@ -1161,14 +1253,14 @@ func testCatalogExtendSession(t *testing.T, c storage.Catalog) {
 	}
 }
 
-func testCatalogEndSession(t *testing.T, c storage.Catalog) {
+func testCatalogEndSession(t *testing.T, c Catalog) {
 	ctx := testContext(t)
 	s := liveSession(t, c)
 	ev := addImage(t, c, s.ID, newImage(s.ID, 1))
 	done := make(chan error, 1)
 	go func() { done <- waitRead(c, testContext(t), s.ID, ev.ID) }()
 	time.Sleep(50 * time.Millisecond) // let it block; not relied on
-	if err := c.EndSession(ctx, s.ID); err != nil {
+	if err := c.EndSession(ctx, s.ID, now()); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
 	select {
@@ -1184,30 +1276,40 @@ func testCatalogEndSession(t *testing.T, c storage.Catalog) {
 	_, err = c.SessionByToken(ctx, s.UploadToken)
 	wantErr(t, "SessionByToken after EndSession", err, storage.ErrExpired)
 	// Its data is still there for the sweeper to find.
-	ids, err := c.ExpiredSessions(ctx, time.Now().Add(time.Second))
+	ids, err := c.ExpiredSessions(ctx, now().Add(-time.Hour))
 	if err != nil || !slices.Contains(ids, s.ID) {
 		t.Errorf("ExpiredSessions after EndSession = %v, %v; want it listed", len(ids), err)
 	}
 }
 
-func testCatalogTombstoneLapses(t *testing.T, c storage.Catalog) {
+func testCatalogTombstoneLapses(t *testing.T, c Catalog) {
 	ctx := testContext(t)
-	s := liveSession(t, c)
-	// A tombstone whose time is already up answers as if the session had
-	// never been.
-	if err := c.DeleteSession(ctx, s.ID, now().Add(-time.Second)); err != nil {
+	gone, kept := liveSession(t, c), liveSession(t, c)
+	if err := c.DeleteSession(ctx, gone.ID, now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Session(ctx, s.ID)
-	wantErr(t, "Session with a lapsed tombstone", err, storage.ErrNotFound)
-	_, err = c.SessionByToken(ctx, s.UploadToken)
-	wantErr(t, "SessionByToken with a lapsed tombstone", err, storage.ErrNotFound)
+	if err := c.DeleteSession(ctx, kept.ID, now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PurgeTombstones(ctx, now()); err != nil {
+		t.Fatalf("PurgeTombstones: %v", err)
+	}
+	// A purged tombstone answers as if the session had never been.
+	_, err := c.Session(ctx, gone.ID)
+	wantErr(t, "Session with a purged tombstone", err, storage.ErrNotFound)
+	_, err = c.SessionByToken(ctx, gone.UploadToken)
+	wantErr(t, "SessionByToken with a purged tombstone", err, storage.ErrNotFound)
+	// One whose time is not up stands.
+	_, err = c.Session(ctx, kept.ID)
+	wantErr(t, "Session with a standing tombstone", err, storage.ErrExpired)
+	_, err = c.SessionByToken(ctx, kept.UploadToken)
+	wantErr(t, "SessionByToken with a standing tombstone", err, storage.ErrExpired)
 }
 
 // readNow is Read that does not wait: it answers what the log holds now,
 // an empty list when that is nothing. It gives a backend a second to
 // answer, which only an expected empty list ever spends.
-func readNow(c storage.Catalog, ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
+func readNow(c Catalog, ctx context.Context, sessionID, afterID string, limit int) ([]storage.Event, error) {
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	evs, err := c.Read(rctx, sessionID, afterID, limit)
@@ -1219,7 +1321,7 @@ func readNow(c storage.Catalog, ctx context.Context, sessionID, afterID string, 
 
 // waitRead is a blocking Read for one event, for the tests of waking: it
 // returns what the read returned, without the events.
-func waitRead(c storage.Catalog, ctx context.Context, sessionID, afterID string) error {
+func waitRead(c Catalog, ctx context.Context, sessionID, afterID string) error {
 	_, err := c.Read(ctx, sessionID, afterID, 1)
 	return err
 }

@@ -1,10 +1,11 @@
 // Package storagetest is the conformance suite every storage backend runs:
-// TestBlobStore for a storage.BlobStore, TestCatalog for a storage.Catalog.
-// A backend's own test calls them with a function that opens a fresh handle
-// on the backend under test:
+// TestBlobStore for a storage.BlobStore, TestCatalog for a catalog (its
+// Catalog interface is the whole contract), and TestSharedCatalog for a
+// catalog that several instances share. A backend's own test calls them
+// with a function that opens a fresh handle on the backend under test:
 //
 //	func TestConformance(t *testing.T) {
-//		storagetest.TestCatalog(t, func(t *testing.T) storage.Catalog {
+//		storagetest.TestCatalog(t, func(t *testing.T) storagetest.Catalog {
 //			c, err := boltdb.Open(filepath.Join(t.TempDir(), "qrsync.db"))
 //			if err != nil {
 //				t.Fatal(err)
@@ -27,7 +28,8 @@
 //   - Nothing depends on timing except generous timeouts that only fire
 //     when a backend hangs.
 //   - Expiry is tested with sessions created already expired, not by
-//     controlling a clock.
+//     controlling a clock: a catalog reads none, every time is the
+//     caller's.
 package storagetest
 
 import (
