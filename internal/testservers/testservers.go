@@ -73,12 +73,20 @@ type RedisServer struct {
 }
 
 // Redis starts a private redis-server for the test: on a free loopback
-// port, without persistence (so a Restart comes back empty, like a fresh
-// server), its working dir a temp dir. It returns once the server answers
+// port, without persistence unless Persistent is given (so a Restart comes
+// back empty, like a fresh server), its working dir a temp dir. It returns once the server answers
 // PING, and stops it when the test ends. It fails t if redis-server is
 // missing or does not start.
-func Redis(t testing.TB) *RedisServer {
+func Redis(t testing.TB, opts ...RedisOption) *RedisServer {
 	t.Helper()
+	var cfg redisConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	persist := []string{"--save", "", "--appendonly", "no"}
+	if cfg.persistent {
+		persist = []string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}
+	}
 	bin := redisPath(t)
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "data")
@@ -94,15 +102,14 @@ func Redis(t testing.TB) *RedisServer {
 		args: func(port int) []string {
 			// No config file: every setting is here. The log goes to
 			// stdout, which is the log file.
-			return []string{
+			return append([]string{
 				"--port", strconv.Itoa(port),
 				"--bind", "127.0.0.1",
-				"--save", "",
-				"--appendonly", "no",
+			}, append(persist,
 				"--dir", dir,
 				"--daemonize", "no",
 				"--logfile", "",
-			}
+			)...)
 		},
 		ready: func(ctx context.Context, addr string) error {
 			return redisPing(ctx, addr)
@@ -114,6 +121,16 @@ func Redis(t testing.TB) *RedisServer {
 	return r
 }
 
+// RedisOption changes how Redis starts a server.
+type RedisOption func(*redisConfig)
+
+type redisConfig struct{ persistent bool }
+
+// Persistent makes the server keep its data across Restart, as a
+// production Redis does: an append-only file, synced on every write, in
+// the server's dir.
+func Persistent() RedisOption { return func(c *redisConfig) { c.persistent = true } }
+
 // URL is the server as a --catalog URL: database 0, no password.
 func (r *RedisServer) URL() string { return "redis://" + r.Addr + "/0" }
 
@@ -123,8 +140,8 @@ func (r *RedisServer) URL() string { return "redis://" + r.Addr + "/0" }
 func (r *RedisServer) Stop() { r.srv.stop() }
 
 // Restart starts the server again on the same port and dir (stopping it
-// first if it runs) and returns once it answers PING. Nothing was
-// persisted, so it comes back empty.
+// first if it runs) and returns once it answers PING. It comes back empty
+// unless it was started Persistent.
 func (r *RedisServer) Restart(t testing.TB) {
 	t.Helper()
 	r.srv.restart(t)

@@ -21,10 +21,28 @@ func TestServers(t *testing.T) {
 		t.Parallel()
 		testRedis(t)
 	})
+	t.Run("redis persistent", func(t *testing.T) {
+		t.Parallel()
+		testRedisPersistent(t)
+	})
 	t.Run("s3", func(t *testing.T) {
 		t.Parallel()
 		testS3(t)
 	})
+}
+
+// A Persistent server keeps what was written across a stop, even a
+// SIGKILL, as the outage tests need.
+func testRedisPersistent(t *testing.T) {
+	r := Redis(t, Persistent())
+	if got := r.Do(t, "SET", "k", "kept"); got != "OK" {
+		t.Fatalf("SET = %q", got)
+	}
+	r.Stop()
+	r.Restart(t)
+	if got := r.Do(t, "GET", "k"); got != "kept" {
+		t.Errorf("GET after Restart = %q, want the value written before", got)
+	}
 }
 
 func testRedis(t *testing.T) {
