@@ -90,14 +90,11 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	if err := ensureDir(c.Data); err != nil {
 		return err
 	}
-	blobs, cat, err := openBackends(c)
+	b, err := openBackends(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer cat.Close()
-	if cl, ok := blobs.(io.Closer); ok {
-		defer cl.Close()
-	}
+	defer b.Close()
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -126,7 +123,8 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		TLS:                tlsCfg,
 		Logger:             log,
 		OnImage:            newReceiver(stdout, c.SaveTo, log).received,
-	}, blobs, cat)
+		News:               b.news,
+	}, b.blobs, b.cat)
 	if err != nil {
 		ln.Close()
 		return err
@@ -171,11 +169,10 @@ func printWelcome(w io.Writer, urls []string, reachable bool, sess api.Session, 
 // humanDuration says a duration as a person would: "7 days", "2h0m0s".
 func humanDuration(d time.Duration) string {
 	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		if n := d / (24 * time.Hour); n == 1 {
-			return "1 day"
-		} else {
+		if n := d / (24 * time.Hour); n != 1 {
 			return fmt.Sprintf("%d days", n)
 		}
+		return "1 day"
 	}
 	return d.String()
 }
