@@ -297,16 +297,23 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 type recorder struct {
 	mu     sync.Mutex
 	events []eventsource.Event
-	sent   []string // the Last-Event-ID of every connection attempt
-	had    []string // the id of the last event received before each attempt
-	live   int      // connections that went live
+	at     []time.Time // when each event arrived
+	sent   []string    // the Last-Event-ID of every connection attempt
+	had    []string    // the id of the last event received before each attempt
+	live   int         // connections that went live
 }
 
-func startRecorder(t *testing.T, url string) *recorder {
+// startRecorder follows the stream at url. With more URLs (the same
+// stream through other instances), each connection attempt takes the next
+// one in turn, as a load balancer would send a reconnecting client
+// elsewhere.
+func startRecorder(t *testing.T, url string, more ...string) *recorder {
 	rec := &recorder{}
+	urls := append([]string{url}, more...)
 	c := &eventsource.Client{
 		Connect: func(ctx context.Context, last string) (*eventsource.Response, error) {
 			rec.mu.Lock()
+			url := urls[len(rec.sent)%len(urls)]
 			rec.sent = append(rec.sent, last)
 			had := ""
 			if n := len(rec.events); n > 0 {
@@ -335,6 +342,7 @@ func startRecorder(t *testing.T, url string) *recorder {
 			}
 			rec.mu.Lock()
 			rec.events = append(rec.events, ev)
+			rec.at = append(rec.at, time.Now())
 			rec.mu.Unlock()
 			return nil
 		},
@@ -399,6 +407,21 @@ func (r *recorder) images() []string {
 		}
 	}
 	return ids
+}
+
+// imageArrivals is when each image event arrived, by image id.
+func (r *recorder) imageArrivals() map[string]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]time.Time{}
+	for i, ev := range r.events {
+		if ev.Type == api.EventImage {
+			var img api.Image
+			json.Unmarshal([]byte(ev.Data), &img)
+			out[img.ID] = r.at[i]
+		}
+	}
+	return out
 }
 
 func (r *recorder) snapshots() int {

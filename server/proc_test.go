@@ -66,6 +66,13 @@ type qrsyncProc struct {
 // healthy. The process is killed when the test ends if it still runs.
 func startQrsync(t testing.TB, bin, addr, dataDir string, extra ...string) *qrsyncProc {
 	t.Helper()
+	return startQrsyncEnv(t, bin, addr, dataDir, nil, extra...)
+}
+
+// startQrsyncEnv is startQrsync with env added to the child's environment
+// (the S3 credentials, which never go in argv).
+func startQrsyncEnv(t testing.TB, bin, addr, dataDir string, env []string, extra ...string) *qrsyncProc {
+	t.Helper()
 	base := "http://" + addr
 	args := append([]string{"--addr", addr, "--data", dataDir, "--public-url", base}, extra...)
 	out := &lockedBuffer{}
@@ -75,6 +82,9 @@ func startQrsync(t testing.TB, bin, addr, dataDir string, extra ...string) *qrsy
 	for attempt := 0; ; attempt++ {
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = out, out
+		if env != nil {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
