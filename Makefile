@@ -7,7 +7,7 @@ STATIC  := web/static
 WASM    := $(STATIC)/app.wasm
 BIN     := bin/qrsync
 
-.PHONY: all build wasm run test test-deps vet bench clean
+.PHONY: all build wasm run cluster test test-deps vet bench clean
 
 all: build
 
@@ -23,6 +23,11 @@ build: wasm
 
 run: build
 	./$(BIN) $(ARGS)
+
+# Two instances on Redis and S3 behind nginx, all on loopback, until Ctrl-C
+# (docs/scale-out.md). CLUSTER_PORT and CLUSTER_DIR pass through.
+cluster: build
+	QRSYNC_BIN="$(CURDIR)/$(BIN)" ./scripts/cluster.sh
 
 test-deps:
 	./scripts/test-deps.sh
