@@ -928,6 +928,9 @@ func TestRefusalsDoNotStallAccept(t *testing.T) {
 		dial(t, l)
 	}
 	poll(t, "every refusal", func() bool { return ev.refusedFor(ReasonTotal) == extra })
+	// A refusal is counted before its writer starts: wait for the writers
+	// themselves, as many as may run at once, before letting them go.
+	poll(t, "the refusers at work", func() bool { return inFlight.Load() >= maxRefusing })
 	close(release)
 	if p := peak.Load(); p != maxRefusing {
 		t.Errorf("%d refusals answered at once, want %d", p, maxRefusing)
