@@ -17,6 +17,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/internal/apptest"
+	"qrsync/internal/browsertest"
 	"qrsync/internal/testservers"
 )
 
@@ -348,4 +349,66 @@ func readUntil(c net.Conn, r *bufio.Reader, want string, d time.Duration) error 
 			return nil
 		}
 	}
+}
+
+// The wasm PC page in Chromium, served by B, shows the photos uploaded
+// through A, live: the page, its stream and the photos' bytes all come
+// from B, which holds nothing of its own.
+func TestScaleOutPCPageOnB(t *testing.T) {
+	t.Parallel()
+	be := newSharedBackends(t)
+	a, b := be.instance(t), be.instance(t)
+	pc, _ := openPCPage(t, browsertest.Chromium(t), b.Base)
+	var s api.Session
+	a.GetJSON(api.SessionPath(pcSession(t, pc)), &s)
+	for i := range 3 {
+		uploadTimed(t, a, s, i)
+		until(t, pc, fmt.Sprintf("photo %d, uploaded through A, on B's page", i+1), fmt.Sprintf(`%s === %d`, tilesExpr, i+1))
+	}
+	// The thumbnails drew: B read them from S3.
+	until(t, pc, "every thumbnail drawn", `[...document.querySelectorAll('#gallery li.tile img')].every(i => i.complete && i.naturalWidth > 0)`)
+	screenshot(t, pc, "pc-page-on-b.png")
+}
+
+// S3 going away mid-session: uploads answer 503 promptly, /readyz names
+// the blob store, the photos already stored answer 503 rather than hang,
+// and all of it recovers by itself when S3 is back.
+func TestScaleOutS3Outage(t *testing.T) {
+	t.Parallel()
+	be := newSharedBackends(t)
+	a := be.instance(t)
+	s := a.NewSession()
+	kept, _ := uploadTimed(t, a, s, 0)
+
+	be.s3.Stop()
+	name, data := apptest.Photo(t, 1)
+	start := time.Now()
+	status, body, err := a.Upload(s, name, data)
+	took := time.Since(start)
+	if err != nil || status != http.StatusServiceUnavailable || took > 20*time.Second {
+		t.Errorf("upload with S3 down: %d %s %v after %v, want a prompt 503", status, body, err, took)
+	}
+	resp, ready := a.Do(http.MethodGet, "/readyz", nil, "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(ready), "blob") {
+		t.Errorf("/readyz with S3 down: %d %s, want 503 naming the blob store", resp.StatusCode, ready)
+	}
+	// (The upload's answer carries no URLs: it went to the phone.)
+	resp, thumb := a.Do(http.MethodGet, api.ImagePath(s.ID, kept.ID)+"/thumb", nil, "")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a thumbnail with S3 down: %d (%d bytes, %q), want 503", resp.StatusCode, len(thumb), resp.Header)
+	}
+	t.Logf("with S3 stopped an upload answered %d in %v", status, took.Round(time.Millisecond))
+
+	be.s3.Restart(t)
+	waitFor(t, "/readyz after S3 came back", func() bool {
+		resp, _ := a.Do(http.MethodGet, "/readyz", nil, "")
+		return resp.StatusCode == http.StatusOK
+	})
+	again, _ := uploadTimed(t, a, s, 1)
+	var sess api.Session
+	a.GetJSON(api.SessionPath(s.ID), &sess)
+	if len(sess.Images) != 2 || sess.Images[1].ID != again.ID {
+		t.Fatalf("after the outage the session has %d images, want the one before and the one after", len(sess.Images))
+	}
+	be.wantObjects(t, s.ID, sess.Images)
 }
