@@ -16,7 +16,9 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -43,7 +45,44 @@ var (
 	// the same call may succeed once the backend is back; the server
 	// answers 503.
 	ErrUnavailable = errors.New("backend unavailable")
+	// ErrInvalidKey: a blob key outside the rule of CheckKey.
+	ErrInvalidKey = errors.New("invalid blob key")
 )
+
+// CheckKey reports whether key is what BlobStore's keys are: segments of
+// [A-Za-z0-9._-] joined by '/', none empty or starting with '.'. The
+// server makes every key, so a store's check is defence in depth (no key
+// can name a file outside a store's directory), and with the rule here
+// every store takes the same keys. The error wraps ErrInvalidKey with the
+// reason; a store adds its own limits on length.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidKey)
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		var reason string
+		switch {
+		case seg == "":
+			reason = "empty segment (leading, trailing or double '/')"
+		case seg[0] == '.':
+			reason = "segment starts with '.'"
+		default:
+			if i := strings.IndexFunc(seg, func(r rune) bool { return !IsKeyChar(r) }); i >= 0 {
+				reason = fmt.Sprintf("character %q not allowed", seg[i])
+			}
+		}
+		if reason != "" {
+			return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, reason)
+		}
+	}
+	return nil
+}
+
+// IsKeyChar reports whether r may appear in a segment of a key.
+func IsKeyChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' ||
+		r == '.' || r == '_' || r == '-'
+}
 
 // Blob is a stored object opened for reading: a stream and its length,
 // which is all the server needs to send it (it serves no ranges), and all
@@ -75,9 +114,8 @@ type BlobInfo struct {
 	ModTime time.Time
 }
 
-// BlobStore keeps originals and thumbnails under server-made keys: segments
-// of [A-Za-z0-9._-] joined by '/', none empty or starting with '.'. A key
-// never contains anything a client chose.
+// BlobStore keeps originals and thumbnails under server-made keys (see
+// CheckKey). A key never contains anything a client chose.
 type BlobStore interface {
 	// Create starts a blob at key. Writing streams, so memory does not grow
 	// with the blob's size.

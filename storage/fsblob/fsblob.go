@@ -47,11 +47,11 @@ const (
 	createRetries = 5
 )
 
-// ErrInvalidKey is returned (wrapped, with the reason) for a key that is not
-// '/'-joined segments of [A-Za-z0-9._-], or has an empty, "." or ".."
-// segment, or one starting with '.'. Keys are made by the server, so this
-// is defence in depth: a key must never name a file outside the directory.
-var ErrInvalidKey = errors.New("fsblob: invalid key")
+// ErrInvalidKey is returned (wrapped, with the reason) for a key outside
+// storage.CheckKey's rule or this store's limits on length; it is
+// storage.ErrInvalidKey. A key must never name a file outside the
+// directory.
+var ErrInvalidKey = storage.ErrInvalidKey
 
 // errLocked is what lockFile returns when another store holds the lock.
 var errLocked = errors.New("locked")
@@ -176,40 +176,20 @@ func (s *Store) scan() error {
 	return nil
 }
 
-// checkKey enforces the key alphabet; see ErrInvalidKey.
+// checkKey is storage.CheckKey with this store's limits on length.
 func checkKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidKey)
-	}
 	if len(key) > MaxKeyLen {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxKeyLen)
 	}
+	if err := storage.CheckKey(key); err != nil {
+		return err
+	}
 	for seg := range strings.SplitSeq(key, "/") {
-		if err := checkSegment(seg); err != nil {
-			return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, err.Error())
+		if len(seg) > MaxSegmentLen {
+			return fmt.Errorf("%w %q: segment longer than %d bytes", ErrInvalidKey, key, MaxSegmentLen)
 		}
 	}
 	return nil
-}
-
-func checkSegment(seg string) error {
-	switch {
-	case seg == "":
-		return errors.New("empty segment (leading, trailing or double '/')")
-	case seg[0] == '.':
-		return errors.New("segment starts with '.'")
-	case len(seg) > MaxSegmentLen:
-		return fmt.Errorf("segment longer than %d bytes", MaxSegmentLen)
-	}
-	if i := strings.IndexFunc(seg, func(r rune) bool { return !keyChar(r) }); i >= 0 {
-		return fmt.Errorf("character %q not allowed", seg[i])
-	}
-	return nil
-}
-
-func keyChar(r rune) bool {
-	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' ||
-		r == '.' || r == '_' || r == '-'
 }
 
 // osPath turns a validated slash key into a name for the os.Root methods.
@@ -387,7 +367,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]storage.BlobInfo, er
 			return nil, fmt.Errorf("fsblob: list: prefix: %w", err)
 		}
 	}
-	if strings.ContainsFunc(prefix, func(r rune) bool { return r != '/' && !keyChar(r) }) {
+	if strings.ContainsFunc(prefix, func(r rune) bool { return r != '/' && !storage.IsKeyChar(r) }) {
 		return nil, fmt.Errorf("fsblob: list: %w: prefix %q has a character outside [A-Za-z0-9._-/]", ErrInvalidKey, prefix)
 	}
 	blobs := []storage.BlobInfo{}

@@ -75,12 +75,10 @@ const (
 	awsEndpoint = "s3.amazonaws.com"
 )
 
-// ErrInvalidKey is returned (wrapped, with the reason) for a key that is not
-// '/'-joined segments of [A-Za-z0-9._-], or has an empty segment or one
-// starting with '.', or is longer than MaxKeyLen with the prefix. Keys are
-// made by the server, so this is defence in depth, and it keeps the keys
-// this backend takes the same as fsblob's.
-var ErrInvalidKey = errors.New("s3blob: invalid key")
+// ErrInvalidKey is returned (wrapped, with the reason) for a key outside
+// storage.CheckKey's rule, or longer than MaxKeyLen with the prefix; it is
+// storage.ErrInvalidKey.
+var ErrInvalidKey = storage.ErrInvalidKey
 
 // Store is a storage.BlobStore on an S3 bucket. It is safe for concurrent
 // use.
@@ -222,7 +220,7 @@ func parseURL(rawURL string) (config, error) {
 	}
 	if r := q.Get("region"); r != "" {
 		// It goes into every signature, unescaped.
-		if strings.ContainsFunc(r, func(c rune) bool { return !keyChar(c) || c == '.' }) {
+		if strings.ContainsFunc(r, func(c rune) bool { return !storage.IsKeyChar(c) || c == '.' }) {
 			return bad("region %q: want letters, digits, '-' and '_'", r)
 		}
 		cfg.region = r
@@ -608,7 +606,7 @@ func (s *Store) checkKey(key string) error {
 
 // checkPrefix accepts a List prefix: the start of a valid key.
 func (s *Store) checkPrefix(prefix string) error {
-	if strings.ContainsFunc(prefix, func(r rune) bool { return r != '/' && !keyChar(r) }) {
+	if strings.ContainsFunc(prefix, func(r rune) bool { return r != '/' && !storage.IsKeyChar(r) }) {
 		return fmt.Errorf("s3blob: list: %w: prefix %q has a character outside [A-Za-z0-9._-/]", ErrInvalidKey, prefix)
 	}
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
@@ -622,35 +620,12 @@ func (s *Store) checkPrefix(prefix string) error {
 	return nil
 }
 
+// checkKey is storage.CheckKey with S3's limit on length.
 func checkKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidKey)
-	}
 	if len(key) > MaxKeyLen {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxKeyLen)
 	}
-	for seg := range strings.SplitSeq(key, "/") {
-		var reason string
-		switch {
-		case seg == "":
-			reason = "empty segment (leading, trailing or double '/')"
-		case seg[0] == '.':
-			reason = "segment starts with '.'"
-		default:
-			if i := strings.IndexFunc(seg, func(r rune) bool { return !keyChar(r) }); i >= 0 {
-				reason = fmt.Sprintf("character %q not allowed", seg[i])
-			}
-		}
-		if reason != "" {
-			return fmt.Errorf("%w %q: %s", ErrInvalidKey, key, reason)
-		}
-	}
-	return nil
-}
-
-func keyChar(r rune) bool {
-	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' ||
-		r == '.' || r == '_' || r == '-'
+	return storage.CheckKey(key)
 }
 
 // isNotFound: the object (not the bucket) does not exist.

@@ -329,60 +329,6 @@ func TestCancelledWriter(t *testing.T) {
 	}
 }
 
-func TestWriterStates(t *testing.T) {
-	t.Parallel()
-	srv := testservers.S3(t)
-	s := openStore(t, srv, "")
-	ctx := testContext(t)
-
-	w, err := s.Create(ctx, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, "one"); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err == nil {
-		t.Error("second Commit succeeded")
-	}
-	if _, err := w.Write([]byte("more")); err == nil {
-		t.Error("Write after Commit succeeded")
-	}
-	if err := w.Abort(); err != nil {
-		t.Errorf("Abort after Commit: %v", err)
-	}
-	if got := get(t, s, "k1"); string(got) != "one" {
-		t.Errorf("k1 = %q", got)
-	}
-
-	w, err = s.Create(ctx, "k2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, "two"); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Abort(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err == nil {
-		t.Error("Commit after Abort succeeded")
-	}
-	if _, err := w.Write([]byte("x")); err == nil {
-		t.Error("Write after Abort succeeded")
-	}
-	wantNotFound(t, s, "k2")
-
-	// Replacing a blob: the new bytes win.
-	put(t, s, "k1", []byte("replacement"))
-	if got := get(t, s, "k1"); string(got) != "replacement" {
-		t.Errorf("k1 after replacing = %q", got)
-	}
-}
-
 // TestPrefix: the URL's prefix is put in front of every key and taken off
 // in List, and a store sees nothing outside it.
 func TestPrefix(t *testing.T) {

@@ -25,7 +25,7 @@ func TestBlobStore(t *testing.T, open func(t *testing.T) storage.BlobStore) {
 		{"EmptyBlob", testBlobEmpty},
 		{"InvisibleBeforeCommit", testBlobInvisibleBeforeCommit},
 		{"Abort", testBlobAbort},
-		{"AbortAfterCommit", testBlobAbortAfterCommit},
+		{"WriterStates", testBlobWriterStates},
 		{"Delete", testBlobDelete},
 		{"OpenMissing", testBlobOpenMissing},
 		{"Large", testBlobLarge},
@@ -201,7 +201,7 @@ func testBlobAbort(t *testing.T, s storage.BlobStore) {
 	}
 }
 
-func testBlobAbortAfterCommit(t *testing.T, s storage.BlobStore) {
+func testBlobWriterStates(t *testing.T, s storage.BlobStore) {
 	key := sessionKey(randomID(), randomID())
 	w, err := s.Create(testContext(t), key)
 	if err != nil {
@@ -213,12 +213,42 @@ func testBlobAbortAfterCommit(t *testing.T, s storage.BlobStore) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	// A writer is done once committed: nothing more is taken.
+	if err := w.Commit(); err == nil {
+		t.Error("second Commit succeeded")
+	}
+	if _, err := w.Write([]byte("more")); err == nil {
+		t.Error("Write after Commit succeeded")
+	}
 	// The server defers Abort for every exit path; after Commit it must
 	// neither fail nor remove the blob.
 	if err := w.Abort(); err != nil {
 		t.Fatalf("Abort after Commit: %v", err)
 	}
 	readBlob(t, s, key, []byte("kept"))
+
+	// Aborted, likewise, and nothing is stored.
+	aborted := sessionKey(randomID(), randomID())
+	if w, err = s.Create(testContext(t), aborted); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("gone")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Error("Write after Abort succeeded")
+	}
+	wantNotFound(t, s, aborted)
+
+	// A blob written again under its key is the new bytes.
+	putBlob(t, s, key, []byte("replacement"))
+	readBlob(t, s, key, []byte("replacement"))
 }
 
 func testBlobDelete(t *testing.T, s storage.BlobStore) {
