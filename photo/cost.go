@@ -105,6 +105,12 @@ const (
 // scan, a PNG's first IDAT, a GIF's first image descriptor, or a WebP's
 // ALPH or image chunk. thumbSize 0 leaves out Process's resize.
 func estimate(f Format, cfg image.Config, h header, thumbSize int) memory {
+	return estimateScaled(f, cfg, h, thumbSize, 1)
+}
+
+// estimateScaled is estimate for a JPEG decoded at 1/scale of its size
+// (jpegscale.DecodeScaled); other formats ignore scale.
+func estimateScaled(f Format, cfg image.Config, h header, thumbSize, scale int) memory {
 	w, ht := cfg.Width, cfg.Height
 	var (
 		m    memory
@@ -113,7 +119,9 @@ func estimate(f Format, cfg image.Config, h header, thumbSize int) memory {
 	)
 	switch f {
 	case JPEG:
-		m, kind, ok = jpegMemory(w, ht, h)
+		m, kind, ok = jpegMemory(w, ht, h, scale)
+		// What is resized is the scaled picture.
+		w, ht = ceilDivInt(w, scale), ceilDivInt(ht, scale)
 	case PNG:
 		m, ok = pngMemory(w, ht, h)
 	case GIF:
@@ -159,12 +167,18 @@ func bytesPerPixel(m color.Model) int64 {
 
 // --- JPEG ----------------------------------------------------------------------
 
-// jpegMemory follows image/jpeg: the samples of each component in whole
-// MCUs (makeImg), for a progressive frame a [64]int32 block per 8×8
-// samples (progCoeffs), for 4 components the black plane and a CMYK or
-// RGBA copy of the whole image (applyBlack), and for an RGB image an RGBA
-// copy (convertToRGB).
-func jpegMemory(w, h int, hd header) (m memory, kind imageKind, ok bool) {
+// jpegMemory follows image/jpeg, and jpegscale at 1/scale: the samples of
+// each component in whole MCUs (makeImg), for a progressive frame a
+// [64]int32 block per 8×8 samples (progCoeffs, at full size whatever the
+// scale: every coefficient is kept until the last scan), for 4 components
+// the black plane and a CMYK or RGBA copy of the whole image
+// (applyBlack), and for an RGB image an RGBA copy (convertToRGB).
+//
+// At a reduced scale each 8×8 block becomes 8/scale pixels a side, but a
+// subsampled component's blocks shrink less, up to none (jpegscale keeps
+// chroma at least at the luma's new resolution), so the planes are
+// counted per component as the decoder sizes them.
+func jpegMemory(w, h int, hd header, scale int) (m memory, kind imageKind, ok bool) {
 	j, ok := readJPEGFrame(hd)
 	if !ok {
 		return m, kindPlain, false
@@ -174,7 +188,6 @@ func jpegMemory(w, h int, hd header) (m memory, kind imageKind, ok bool) {
 	if n != 1 && n != 3 && n != 4 || len(sof) < 6+3*n {
 		return m, kindPlain, false
 	}
-	// The nominal figure, per hmax×vmax pixels to stay in integers.
 	var hmax, vmax, samples int64 = 1, 1, 0
 	for i := range n {
 		s := sof[6+3*i+1]
@@ -185,20 +198,29 @@ func jpegMemory(w, h int, hd header) (m memory, kind imageKind, ok bool) {
 		hmax, vmax = max(hmax, hi), max(vmax, vi)
 		samples += hi * vi
 	}
-	px := int64(w) * int64(h)
-	perPixel := samples
-	if j.progressive {
-		perPixel += 4 * samples
-	}
-	m.decoded = px * perPixel / (hmax * vmax)
-	// The planes (and coefficients) the decoder really allocates cover
-	// whole MCUs: 8·hmax × 8·vmax pixels.
+	// The planes the decoder allocates cover whole MCUs of 8·hmax × 8·vmax
+	// pixels; at 1/scale, component i's blocks are bw × bh samples.
 	mcus := ceilDiv(int64(w), 8*hmax) * ceilDiv(int64(h), 8*vmax)
-	padded := 64 * mcus * samples
-	if j.progressive {
-		padded += 4 * padded
+	bs := int64(8 / scale)
+	h0, v0 := int64(sof[6+1]>>4), int64(sof[6+1]&0x0f)
+	if n == 1 {
+		h0, v0 = 1, 1
 	}
-	m.decoder = max(0, padded-m.decoded)
+	var planes int64
+	for i := range n {
+		s := sof[6+3*i+1]
+		hi, vi := int64(s>>4), int64(s&0x0f)
+		if n == 1 {
+			hi, vi = 1, 1
+		}
+		bw, bh := min(8, bs*h0/max(hi, 1)), min(8, bs*v0/max(vi, 1))
+		planes += bw * hi * bh * vi
+	}
+	m.decoded = mcus * planes
+	if j.progressive {
+		m.decoded += 4 * 64 * mcus * samples
+	}
+	px := int64(ceilDivInt(w, scale)) * int64(ceilDivInt(h, scale))
 	kind = kindPlain // *image.Gray, *image.RGBA
 	switch {
 	case n == 4:
@@ -613,6 +635,8 @@ func weightsCost(dst, src int64, support float64) int64 {
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+func ceilDivInt(a, b int) int { return (a + b - 1) / b }
 
 // --- reading the header ---------------------------------------------------------
 

@@ -46,10 +46,11 @@ func TestDecodeCost(t *testing.T) {
 		{"gif palette", GIF, color.Palette{color.Black, color.White}, nil, mp},
 		{"webp lossy", WebP, color.YCbCrModel, nil, 3 * mp},
 		{"unknown model counts widest", PNG, color.ModelFunc(func(c color.Color) color.Color { return c }), nil, 8 * mp},
-		{"jpeg baseline 4:2:0", JPEG, color.YCbCrModel, sofHeader(0xC0, 5000, 2000, 0x22, 0x11, 0x11), mp * 3 / 2},
+		// JPEG planes cover whole MCUs: 313x125 of 16x16 pixels for 4:2:0.
+		{"jpeg baseline 4:2:0", JPEG, color.YCbCrModel, sofHeader(0xC0, 5000, 2000, 0x22, 0x11, 0x11), 313 * 125 * 384},
 		{"jpeg baseline 4:4:4", JPEG, color.YCbCrModel, sofHeader(0xC0, 5000, 2000, 0x11, 0x11, 0x11), 3 * mp},
 		{"jpeg baseline gray", JPEG, color.GrayModel, sofHeader(0xC0, 5000, 2000, 0x11), mp},
-		{"jpeg progressive 4:2:0", JPEG, color.YCbCrModel, sofHeader(0xC2, 5000, 2000, 0x22, 0x11, 0x11), mp * 15 / 2},
+		{"jpeg progressive 4:2:0", JPEG, color.YCbCrModel, sofHeader(0xC2, 5000, 2000, 0x22, 0x11, 0x11), 313 * 125 * 384 * 5},
 		{"jpeg progressive 4:4:4", JPEG, color.YCbCrModel, sofHeader(0xC2, 5000, 2000, 0x11, 0x11, 0x11), 15 * mp},
 		{"jpeg without a frame header", JPEG, color.YCbCrModel, []byte{0xFF, 0xD8}, 3 * mp},
 	}
@@ -296,7 +297,12 @@ func TestCostLimit(t *testing.T) {
 		{"48 MP progressive 4:2:0 JPEG", flatimage.JPEG{W: 8000, H: 6000, Progressive: true, Sampling: p420}.Encode(), errAdmitted},
 		{"100 MP baseline 4:4:4 JPEG", flatimage.JPEG{W: 10000, H: 10000, Sampling: []byte{0x11, 0x11, 0x11}}.Encode(), errAdmitted},
 		{"100 MP 8-bit RGBA PNG", minimalPNG(10000, 10000), errAdmitted},
-		{"64 MP progressive 4:2:0 JPEG", flatimage.JPEG{W: 9248, H: 6936, Progressive: true, Sampling: p420}.Encode(), ErrTooManyPixels},
+		// A progressive JPEG keeps every coefficient until its last scan,
+		// 4 bytes per sample whatever the scale it is decoded at: at 100 MP
+		// that alone is more than the limit. (At 64 MP, 385 MB, it fits:
+		// decoded at 1/8 it has no full-size planes.)
+		{"64 MP progressive 4:2:0 JPEG", flatimage.JPEG{W: 9248, H: 6936, Progressive: true, Sampling: p420}.Encode(), errAdmitted},
+		{"100 MP progressive 4:2:0 JPEG", flatimage.JPEG{W: 10000, H: 10000, Progressive: true, Sampling: p420}.Encode(), ErrTooManyPixels},
 		{"100 MP WebP with VP8L alpha", flatimage.VP8XWebP(10000, 10000, flatimage.RIFFChunk("ALPH", []byte{1, 0})), ErrTooManyPixels},
 		{"45 MP WebP with VP8L alpha", flatimage.VP8XWebP(8000, 5600, flatimage.RIFFChunk("ALPH", []byte{1, 0})), errAdmitted},
 		{"100 MP GIF whose frame is not the screen", mustBuild(flatimage.GIF(10000, 10000, image.Rect(0, 0, 10, 10), false))(t), ErrTooManyPixels},

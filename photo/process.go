@@ -12,6 +12,8 @@ import (
 	"io"
 
 	"golang.org/x/image/webp"
+
+	"qrsync/photo/internal/jpegscale"
 )
 
 // Defaults for Options, and the bounds that keep hostile input cheap.
@@ -232,11 +234,18 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	// What the decode will allocate depends on more than the size: the
 	// estimate reads on to where the pixel data starts (recorded, like
 	// the header, for the decoder).
+	// A JPEG is decoded at the smallest DCT scale that leaves the
+	// thumbnail's resize at least twice the pixels it needs: a fraction
+	// of the work and of the memory of a full decode.
+	scale := 1
+	if format == JPEG {
+		scale = jpegscale.ScaleFor(w, h, opt.ThumbSize)
+	}
 	var mem memory
 	if format == HEIC {
 		mem = heicMemory(hf, opt.ThumbSize, opt.Display != nil)
 	} else {
-		mem = estimate(format, cfg, rec, opt.ThumbSize)
+		mem = estimateScaled(format, cfg, rec, opt.ThumbSize, scale)
 	}
 	if rec.err != nil {
 		return Info{}, decodeError(rec.err, src)
@@ -266,7 +275,7 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	if format == HEIC {
 		img, err = decodeHEIC(hf, replay, opt.MaxPixels)
 	} else {
-		img, err = decode(format, replay)
+		img, err = decode(format, replay, scale)
 	}
 	rec.buf = nil
 	if err != nil {
@@ -284,11 +293,13 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 			return Info{}, decodeError(err, src)
 		}
 	}
-	img = onCanvas(img, w, h)
+	img = onCanvas(img, ceilDivInt(w, scale), ceilDivInt(h, scale))
 
 	// Resize before draining: the trailing bytes are still on their way,
-	// so the CPU work overlaps with the network.
-	small := resize(img, opt.ThumbSize)
+	// so the CPU work overlaps with the network. The thumbnail's size is
+	// the photo's, whatever the scale it was decoded at.
+	tw, th := thumbSize(w, h, opt.ThumbSize)
+	small := resizeTo(img, tw, th)
 	display := false
 	if opt.Display != nil && format.NeedsRendition() {
 		if err := writeRendition(opt.Display, img, hf.icc); err != nil {
@@ -347,10 +358,11 @@ func decodeConfig(f Format, r io.Reader) (image.Config, error) {
 	return image.Config{}, errorf(ErrUnsupported, "format %q", string(f))
 }
 
-func decode(f Format, r io.Reader) (image.Image, error) {
+// decode decodes an image of format f; a JPEG at 1/scale of its size.
+func decode(f Format, r io.Reader, scale int) (image.Image, error) {
 	switch f {
 	case JPEG:
-		return jpeg.Decode(r)
+		return jpegscale.DecodeScaled(r, scale)
 	case PNG:
 		return png.Decode(r)
 	case GIF:

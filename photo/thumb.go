@@ -38,10 +38,21 @@ func resize(img image.Image, size int) *image.NRGBA {
 	return resizeWith(img, size, thumbFilter, true)
 }
 
+// resizeTo scales img (bounds at the origin) to tw x th: a picture decoded
+// at reduced scale goes to the thumbnail size of the full photo.
+func resizeTo(img image.Image, tw, th int) *image.NRGBA {
+	return resizeToWith(img, tw, th, thumbFilter, true)
+}
+
 // resizeWith is resize with the strategy spelled out, for the benchmark.
 func resizeWith(img image.Image, size int, filter imaging.ResampleFilter, pre bool) *image.NRGBA {
 	b := img.Bounds()
 	tw, th := thumbSize(b.Dx(), b.Dy(), size)
+	return resizeToWith(img, tw, th, filter, pre)
+}
+
+func resizeToWith(img image.Image, tw, th int, filter imaging.ResampleFilter, pre bool) *image.NRGBA {
+	b := img.Bounds()
 	if tw == b.Dx() && th == b.Dy() {
 		return imaging.Clone(img)
 	}
