@@ -7,7 +7,7 @@ STATIC  := web/static
 WASM    := $(STATIC)/app.wasm
 BIN     := bin/qrsync
 
-.PHONY: all build wasm run cluster test test-deps vet bench clean
+.PHONY: all build wasm run cluster test test-deps bench-deps vet bench clean
 
 all: build
 
@@ -41,7 +41,10 @@ vet:
 test: test-deps wasm vet
 	$(GO) test -race -timeout 30m ./...
 
-bench: wasm
+bench-deps:
+	./scripts/bench-deps.sh
+
+bench: bench-deps wasm
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 clean:

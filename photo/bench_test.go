@@ -20,13 +20,15 @@ import (
 // natural-ish content: smooth light, large shapes with edges, fine texture
 // and sensor-like noise, so that both the decoder and the filters do the
 // work a real photo makes them do.
-var photo12MP = sync.OnceValue(func() []byte {
-	const w, h = 4000, 3000
+var photo12MP = sync.OnceValue(func() []byte { return synthPhoto(4000, 3000) })
+
+// synthPhoto is photo12MP's picture at any size.
+func synthPhoto(w, h int) []byte {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			fx, fy := float64(x)/w, float64(y)/h
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
 			v := 90 + 60*math.Sin(3*fx+2*fy) + 25*math.Sin(fx*fy*40)
 			if (x/250+y/250)%3 == 0 { // blocks with hard edges
 				v += 40
@@ -38,7 +40,7 @@ var photo12MP = sync.OnceValue(func() []byte {
 	}
 	for y := 0; y < h/2; y++ {
 		for x := 0; x < w/2; x++ {
-			fx, fy := float64(x)/(w/2), float64(y)/(h/2)
+			fx, fy := float64(x)/float64(w/2), float64(y)/float64(h/2)
 			img.Cb[y*img.CStride+x] = uint8(128 + 40*math.Sin(5*fx) + rng.NormFloat64()*3)
 			img.Cr[y*img.CStride+x] = uint8(128 + 40*math.Cos(4*fy+fx) + rng.NormFloat64()*3)
 		}
@@ -48,7 +50,7 @@ var photo12MP = sync.OnceValue(func() []byte {
 		panic(err)
 	}
 	return buf.Bytes()
-})
+}
 
 func BenchmarkDecode12MP(b *testing.B) {
 	data := photo12MP()
