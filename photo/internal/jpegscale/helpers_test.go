@@ -20,8 +20,8 @@ import (
 	"github.com/disintegration/imaging"
 )
 
-// sharedTestdata is /work/shared/testdata, relative to this package's
-// directory (/work/main/photo/internal/jpegscale).
+// sharedTestdata is the project's shared test photos, relative to this
+// package's directory: shared/ sits beside the repository.
 const sharedTestdata = "../../../../shared/testdata"
 
 // testFile is a JPEG used by the tests: a real file or a generated one.
