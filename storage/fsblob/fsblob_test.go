@@ -376,24 +376,6 @@ func TestOpenIsAFile(t *testing.T) {
 	}
 }
 
-func TestCancelledContext(t *testing.T) {
-	s := newStore(t, t.TempDir())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := s.Create(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Create = %v", err)
-	}
-	if _, err := s.Open(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Open = %v", err)
-	}
-	if err := s.Delete(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Delete = %v", err)
-	}
-	if _, err := s.List(ctx, ""); !errors.Is(err, context.Canceled) {
-		t.Errorf("List = %v", err)
-	}
-}
-
 func BenchmarkCreateCommit4MB(b *testing.B) {
 	ctx := context.Background()
 	s := newStore(b, b.TempDir())

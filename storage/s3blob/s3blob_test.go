@@ -314,19 +314,6 @@ func TestCancelledWriter(t *testing.T) {
 	}
 	wantNotFound(t, s, "sessions/cancel/at-commit")
 
-	// And every call refuses a context that has ended.
-	if _, err := s.Create(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Create = %v", err)
-	}
-	if _, err := s.Open(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Open = %v", err)
-	}
-	if err := s.Delete(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Delete = %v", err)
-	}
-	if _, err := s.List(ctx, ""); !errors.Is(err, context.Canceled) {
-		t.Errorf("List = %v", err)
-	}
 }
 
 // TestPrefix: the URL's prefix is put in front of every key and taken off

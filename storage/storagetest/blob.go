@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -26,6 +27,7 @@ func TestBlobStore(t *testing.T, open func(t *testing.T) storage.BlobStore) {
 		{"InvisibleBeforeCommit", testBlobInvisibleBeforeCommit},
 		{"Abort", testBlobAbort},
 		{"WriterStates", testBlobWriterStates},
+		{"CancelledContext", testBlobCancelledContext},
 		{"Delete", testBlobDelete},
 		{"OpenMissing", testBlobOpenMissing},
 		{"Large", testBlobLarge},
@@ -435,5 +437,25 @@ func testBlobList(t *testing.T, s storage.BlobStore) {
 	}
 	if keys := listed(t, s, sessionKey(session, "")); !slices.Equal(keys, []string{a, b}) {
 		t.Errorf("List after Delete = %q, want %q", keys, []string{a, b})
+	}
+}
+
+// testBlobCancelledContext: every call refuses a context that has ended,
+// with its error, rather than start work nobody waits for.
+func testBlobCancelledContext(t *testing.T, s storage.BlobStore) {
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	key := sessionKey(randomID(), randomID())
+	if _, err := s.Create(ctx, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Create = %v, want context.Canceled", err)
+	}
+	if _, err := s.Open(ctx, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open = %v, want context.Canceled", err)
+	}
+	if err := s.Delete(ctx, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Delete = %v, want context.Canceled", err)
+	}
+	if _, err := s.List(ctx, "sessions/"); !errors.Is(err, context.Canceled) {
+		t.Errorf("List = %v, want context.Canceled", err)
 	}
 }
