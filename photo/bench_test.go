@@ -14,6 +14,8 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/gen2brain/heic"
+
+	"qrsync/photo/internal/jpegscale"
 )
 
 // photo12MP is a 4000x3000 JPEG (quality 90, 4:2:0 like a phone's) with
@@ -250,4 +252,30 @@ func BenchmarkHEICFirstDecode(b *testing.B) {
 		b.ReportMetric(float64(compile.Microseconds())/1000, "ms-compile")
 		b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "ms-first-photo")
 	}
+}
+
+// BenchmarkResizeYCbCr is the resize of Process for the 12 MP photo,
+// decoded at the scale it uses (1/4: 1000x750), to the 400x300
+// thumbnail: imaging's Lanczos on the YCbCr image, and resizeYCbCr.
+func BenchmarkResizeYCbCr(b *testing.B) {
+	img, err := jpegscale.DecodeScaled(bytes.NewReader(photo12MP()), jpegscale.ScaleFor(4000, 3000, DefaultThumbSize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := img.(*image.YCbCr)
+	tw, th := thumbSize(4000, 3000, DefaultThumbSize)
+	b.Run("imaging", func(b *testing.B) {
+		start := cpuTime()
+		for b.Loop() {
+			imaging.Resize(src, tw, th, imaging.Lanczos)
+		}
+		b.ReportMetric(float64(cpuTime()-start)/1e6/float64(b.N), "cpu-ms")
+	})
+	b.Run("planes", func(b *testing.B) {
+		start := cpuTime()
+		for b.Loop() {
+			resizeYCbCr(src, tw, th, imaging.Lanczos)
+		}
+		b.ReportMetric(float64(cpuTime()-start)/1e6/float64(b.N), "cpu-ms")
+	})
 }

@@ -577,7 +577,9 @@ func vp8lMemory(w, h int) memory {
 
 // resizeCost follows resizeWith: a box pre-reduction (boxReduceYCbCr, or
 // imaging's Box filter for other types), then imaging's Lanczos to the
-// thumbnail, or a copy (imaging.Clone) of an image no larger than it.
+// thumbnail, or a copy (imaging.Clone) of an image no larger than it; a
+// YCbCr image that needs no pre-reduction is resampled plane by plane
+// instead (resizeYCbCrCost).
 // imaging allocates per pass an NRGBA of the pass's result, a table of
 // weights (16 bytes per source pixel the kernel spans, per destination
 // row or column: for Lanczos 96 bytes per source pixel, which a very wide
@@ -602,6 +604,9 @@ func resizeCost(w, h, size int, kind imageKind) int64 {
 			c += imagingResizeCost(W, H, ow, oh, 0.5)
 		}
 		W, H = ow, oh
+	} else if kind == kindYCbCr {
+		procs := min(int64(runtime.GOMAXPROCS(0)), int64(th))
+		return c + resizeYCbCrCost(W, H, int64(tw), int64(th), procs, 3)
 	}
 	return c + imagingResizeCost(W, H, int64(tw), int64(th), 3)
 }

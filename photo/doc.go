@@ -62,18 +62,23 @@
 // # Resizing
 //
 // Decoding dominates. A JPEG is decoded at reduced scale in the DCT
-// domain (internal/jpegscale, a fork of image/jpeg): at 1/2, 1/4 or 1/8,
-// the smallest that leaves the resize twice the thumbnail's pixels, so a
-// 12 MP photo decodes to 1008x756 for ~90 ms and ~2 MB instead of ~150
-// ms and 18 MB, and its thumbnail stays over 50 dB from a full decode and
-// Lanczos (TestScaledThumbnailQuality). Every coefficient is still
-// entropy-decoded, which is most of what is left. A one-step Lanczos
-// resize of 12 MP with imaging costs ~80 ms more;
+// domain (internal/jpegscale, a fork of image/jpeg with libjpeg-turbo's
+// way of entropy decoding): at 1/2, 1/4 or 1/8, the smallest that leaves
+// the resize twice the thumbnail's pixels, so a 12 MP photo decodes to
+// 1008x756 for ~40 ms of CPU and ~2 MB instead of ~150 ms and 18 MB, and
+// its thumbnail stays over 50 dB from a full decode and Lanczos
+// (TestScaledThumbnailQuality). Every coefficient is still
+// entropy-decoded, which is most of what is left. That picture is resized
+// by resizeYCbCr, imaging's Lanczos in integer arithmetic for ~12 ms of
+// CPU. A one-step Lanczos resize of 12 MP with imaging costs ~80 ms more;
 // box-averaging integer blocks straight from the decoder's YCbCr planes
 // down to 2-4x the target, then Lanczos, costs ~14 ms and stays within
 // about half a grey level of the one-step result (BenchmarkResizeOnly,
-// TestTwoStepQuality). Fed at 8 MB/s through a pipe, the thumbnail of a
-// 12 MP photo is ready ~25 ms after the last byte (BenchmarkTailLatency12MP).
+// TestTwoStepQuality); that is how images that are not decoded at reduced
+// scale are resized. A 12 MP thumbnail costs about as much CPU as libvips'
+// vipsthumbnail takes for it (BenchmarkThumbnailCPU). Fed at 8 MB/s
+// through a pipe, the thumbnail of a 12 MP photo is ready ~17 ms after
+// the last byte (BenchmarkTailLatency12MP).
 //
 // # Location privacy
 //

@@ -5,6 +5,8 @@ import "math"
 // This file is new (not from image/jpeg): the reduced-size inverse DCTs of
 // DecodeScaled, in the manner of libjpeg-turbo's jpeg_idct_4x4,
 // jpeg_idct_2x2 and jpeg_idct_1x1 (jidctint.c, jidctred.c), and ScaleFor.
+// They take dequantized coefficients, in natural order (reconstructBlock
+// dequantizes those of progressive scans; decodeBlock stores them so).
 
 // Reduced inverse DCTs.
 //
@@ -101,13 +103,13 @@ var idctKernel = func() (k [9][8][8]int32) {
 // for n, m in {1, 2, 4, 8}. It is used only for the non-square blocks of
 // subsampled chroma (the square ones have the faster functions above), and
 // follows the same fixed-point scheme as idct4x4.
-func idctNxM(b *block, qt *block, n, m int, dst []byte, stride int) {
+func idctNxM(b *block, n, m int, dst []byte, stride int) {
 	var ws [64]int32 // Row pass output, m rows of n, with pass1Bits fractional bits.
 	kn, km := &idctKernel[n], &idctKernel[m]
 	for v := 0; v < m; v++ {
 		var f [8]int32
 		for u := 0; u < n; u++ {
-			f[u] = b[8*v+u] * qt[zigOf[8*v+u]]
+			f[u] = b[8*v+u]
 		}
 		for x := 0; x < n; x++ {
 			var sum int32
@@ -142,20 +144,16 @@ func clampPixel(c int32) uint8 {
 
 // idct1x1 is the 1/8 scale: the block becomes one pixel, the block mean,
 // which is the dequantized DC coefficient divided by 8 (rounded half up).
-func idct1x1(b *block, qt *block, dst []byte) {
-	dc := b[0] * qt[0]
-	dst[0] = clampPixel((dc + 4) >> 3)
+func idct1x1(b *block, dst []byte) {
+	dst[0] = clampPixel((b[0] + 4) >> 3)
 }
 
 // idct2x2 is the 1/4 scale: a 2-point IDCT of the four lowest coefficients
 // in each dimension. With F0 ± F1 per pass, the whole transform is
 // g(x,y) = (F00 ± F01 ± F10 ± F11) / 8, where the sign of F01 (horizontal
 // frequency 1) is - for x = 1 and that of F10 is - for y = 1.
-func idct2x2(b *block, qt *block, dst []byte, stride int) {
-	f00 := b[0] * qt[0]
-	f01 := b[1] * qt[zigOf[1]]
-	f10 := b[8] * qt[zigOf[8]]
-	f11 := b[9] * qt[zigOf[9]]
+func idct2x2(b *block, dst []byte, stride int) {
+	f00, f01, f10, f11 := b[0], b[1], b[8], b[9]
 	// Row pass (horizontal), for rows v = 0 and v = 1.
 	r00, r01 := f00+f01, f00-f01
 	r10, r11 := f10+f11, f10-f11
@@ -168,16 +166,13 @@ func idct2x2(b *block, qt *block, dst []byte, stride int) {
 
 // idct4x4 is the 1/2 scale: a 4-point IDCT of the 4x4 lowest coefficients.
 // See the comment at the top of the file for the formula.
-func idct4x4(b *block, qt *block, dst []byte, stride int) {
+func idct4x4(b *block, dst []byte, stride int) {
 	var ws [16]int32 // Row pass output, 4x4, with pass1Bits fractional bits.
 
 	// Row pass: a 1-D IDCT along each of the rows v = 0..3 (horizontal
 	// frequencies u = 0..3), scaled by √2.
 	for v := 0; v < 4; v++ {
-		f0 := b[8*v+0] * qt[zigOf[8*v+0]]
-		f1 := b[8*v+1] * qt[zigOf[8*v+1]]
-		f2 := b[8*v+2] * qt[zigOf[8*v+2]]
-		f3 := b[8*v+3] * qt[zigOf[8*v+3]]
+		f0, f1, f2, f3 := b[8*v+0], b[8*v+1], b[8*v+2], b[8*v+3]
 		if f1 == 0 && f2 == 0 && f3 == 0 {
 			// Common for high rows: the row is flat.
 			dc := f0 << pass1Bits

@@ -268,10 +268,6 @@ func TestScale8IsBlockMean(t *testing.T) {
 // TestFlatBlockSameAtEveryScale: a flat block (DC only) gives bit for bit
 // the value of image/jpeg's full IDCT at every scale.
 func TestFlatBlockSameAtEveryScale(t *testing.T) {
-	var qt block
-	for i := range qt {
-		qt[i] = 1 + int32(i%7)
-	}
 	for dc := int32(-1100); dc <= 1100; dc++ {
 		var full block
 		full[0] = dc
@@ -282,15 +278,15 @@ func TestFlatBlockSameAtEveryScale(t *testing.T) {
 				t.Fatalf("dc %d: full IDCT not flat at %d", dc, i)
 			}
 		}
-		// qt[0] is 1, so the coefficient is the dequantized value.
+		// The reduced IDCTs take dequantized coefficients.
 		var b block
 		b[0] = dc
 		var p1 [1]byte
-		idct1x1(&b, &qt, p1[:])
+		idct1x1(&b, p1[:])
 		var p2 [4]byte
-		idct2x2(&b, &qt, p2[:], 2)
+		idct2x2(&b, p2[:], 2)
 		var p4 [16]byte
-		idct4x4(&b, &qt, p4[:], 4)
+		idct4x4(&b, p4[:], 4)
 		for _, v := range append(append(p1[:], p2[:]...), p4[:]...) {
 			if v != want {
 				t.Fatalf("dc %d: reduced IDCT gives %d, full %d", dc, v, want)
@@ -302,10 +298,6 @@ func TestFlatBlockSameAtEveryScale(t *testing.T) {
 // TestReducedIDCTMath checks the integer reduced IDCTs against the
 // floating-point formula in idctred.go's comment, for random coefficients.
 func TestReducedIDCTMath(t *testing.T) {
-	var qt block
-	for i := range qt {
-		qt[i] = 1
-	}
 	cf := func(u int) float64 {
 		if u == 0 {
 			return 1 / math.Sqrt2
@@ -334,13 +326,13 @@ func TestReducedIDCTMath(t *testing.T) {
 			bb := b
 			switch {
 			case n == 1 && m == 1:
-				idct1x1(&bb, &qt, out)
+				idct1x1(&bb, out)
 			case n == 2 && m == 2:
-				idct2x2(&bb, &qt, out, n)
+				idct2x2(&bb, out, n)
 			case n == 4 && m == 4:
-				idct4x4(&bb, &qt, out, n)
+				idct4x4(&bb, out, n)
 			default:
-				idctNxM(&bb, &qt, n, m, out, n)
+				idctNxM(&bb, n, m, out, n)
 			}
 			for y := 0; y < m; y++ {
 				for x := 0; x < n; x++ {

@@ -6,11 +6,16 @@
 // image/jpeg/scan.go. makeImg chooses each component's output block size
 // and allocates the image at 1/d.scale of the full size, and
 // reconstructBlock writes each block at that size through the reduced
-// inverse DCTs of idctred.go; entropy decoding is unchanged.
+// inverse DCTs of idctred.go. A sequential scan's blocks are decoded by
+// decodeBlock, a fast path that keeps the bit accumulator in registers,
+// stores only the coefficients that the scale needs, and dequantizes them
+// as it stores them; progressive scans, and the end of a sequential
+// scan's data, take image/jpeg's code (decodeAC, refine).
 
 package jpegscale
 
 import (
+	"encoding/binary"
 	"image"
 )
 
@@ -33,6 +38,12 @@ func (d *decoder) makeImg(mxx, myy int) {
 	for i := 0; i < d.nComp; i++ {
 		d.bw[i] = min(8, bs*h0/d.comp[i].h)
 		d.bh[i] = min(8, bs*v0/d.comp[i].v)
+		d.keep[i] = 0
+		for y := 0; y < d.bh[i]; y++ {
+			for x := 0; x < d.bw[i]; x++ {
+				d.keep[i] = max(d.keep[i], int32(zigOf[8*y+x])+1)
+			}
+		}
 	}
 	visible := image.Rect(0, 0, (d.width+d.scale-1)/d.scale, (d.height+d.scale-1)/d.scale)
 	if d.nComp == 1 {
@@ -242,11 +253,22 @@ func (d *decoder) processSOS(n int) error {
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
 						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
-					} else {
-						b = block{}
 					}
 
-					if ah != 0 {
+					if !d.progressive {
+						// Sequential: the whole block at once, and what
+						// the scale needs of it.
+						b = block{}
+						err := d.decodeBlock(&b, &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta],
+							&d.quant[d.comp[compIndex].tq], &dc[compIndex], d.keep[compIndex])
+						if err != nil {
+							return err
+						}
+						if err := d.reconstructBlock(&b, bx, by, int(compIndex), true); err != nil {
+							return err
+						}
+						continue
+					} else if ah != 0 {
 						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
@@ -273,40 +295,9 @@ func (d *decoder) processSOS(n int) error {
 						if zig <= zigEnd && d.eobRun > 0 {
 							d.eobRun--
 						} else {
-							// Decode the AC coefficients, as specified in section F.2.2.2.
-							huff := &d.huff[acTable][scan[i].ta]
-							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
-								if err != nil {
-									return err
-								}
-								val0 := value >> 4
-								val1 := value & 0x0f
-								if val1 != 0 {
-									zig += int32(val0)
-									if zig > zigEnd {
-										break
-									}
-									ac, err := d.receiveExtend(val1)
-									if err != nil {
-										return err
-									}
-									b[unzig[zig]] = ac << al
-								} else {
-									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
-										}
-										d.eobRun--
-										break
-									}
-									zig += 0x0f
-								}
+							err := d.decodeAC(&b, &d.huff[acTable][scan[i].ta], nil, zig, zigEnd, al, blockSize)
+							if err != nil {
+								return err
 							}
 						}
 					}
@@ -322,9 +313,6 @@ func (d *decoder) processSOS(n int) error {
 						// accumulated block by the reconstructProgressiveImage method after all of the
 						// SOS markers are processed.
 						continue
-					}
-					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
-						return err
 					}
 				} // for j
 			} // for i
@@ -355,6 +343,205 @@ func (d *decoder) processSOS(n int) error {
 	} // for my
 
 	return nil
+}
+
+// decodeBlock decodes the coefficients of one block of a sequential scan
+// into b, which is zero: DC, then AC up to the end of the block, as
+// processSOS does for the first pass of a progressive scan, but with the
+// bit accumulator in local variables. Coefficients from the zig-zag index
+// keep on are entropy-decoded but not stored: the reduced IDCT of the
+// scale does not read them (see makeImg).
+//
+// While the accumulator holds 32 bits or more, which fillBits makes sure
+// of until the data ends, a code and its value can be taken without
+// checking for the end: most coefficients come from a single look-up in
+// h.fast, and codes of up to lutSize bits from one in h.lut. Near the end
+// of the data the rest of the block goes the careful way (decodeHuffman,
+// decodeAC), which fails where image/jpeg would.
+func (d *decoder) decodeBlock(b *block, dcH, acH *huffman, qt *block, dc *int32, keep int32) error {
+	a, n := d.bits.a, d.bits.n
+
+	// The DC coefficient, as specified in section F.2.2.1.
+	if n < 32 {
+		a, n = d.fillBits(a, n)
+	}
+	if n >= 32 {
+		e := dcH.lut[a>>(64-lutSize)]
+		t, l := uint8(e>>8), int32(e&0xff)
+		if e == 0 {
+			if t, l = dcH.decodeLong(a); l == 0 {
+				return dcH.codeError()
+			}
+		}
+		if t > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		a <<= uint(l)
+		*dc += extend(a, t)
+		a <<= t
+		n -= l + int32(t)
+	} else {
+		d.bits.a, d.bits.n = a, n
+		t, err := d.decodeHuffman(dcH)
+		if err != nil {
+			return err
+		}
+		if t > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		delta, err := d.receiveExtend(t)
+		if err != nil {
+			return err
+		}
+		*dc += delta
+		a, n = d.bits.a, d.bits.n
+	}
+	b[0] = *dc * qt[0]
+
+	if d.eobRun > 0 {
+		// Left by a malformed block's end-of-band run, which only
+		// progressive scans have and image/jpeg reads here too.
+		d.eobRun--
+		d.bits.a, d.bits.n = a, n
+		return nil
+	}
+	// The AC coefficients, as specified in section F.2.2.2. Shift counts
+	// are masked to 6 bits, which they are anyway (at most 32), so that
+	// the compiler need not handle shifts by 64 or more; zig is unsigned
+	// so that it needs no bounds checks.
+	for zig := uint32(1); zig < blockSize; zig++ {
+		if n < 32 {
+			// fillBits, with its fast path here.
+			if i := d.bytes.i; i+8 <= d.bytes.j {
+				w := binary.BigEndian.Uint64(d.bytes.buf[i:])
+				if (^w-0x0101010101010101)&w&0x8080808080808080 == 0 {
+					k := (64 - n) >> 3
+					d.bytes.i = i + int(k)
+					a |= w >> (n & 63)
+					n += 8 * k
+				}
+			}
+			if n < 32 {
+				a, n = d.fillBits(a, n)
+			}
+			if n < 32 {
+				d.bits.a, d.bits.n = a, n
+				return d.decodeAC(b, acH, qt, int32(zig), blockSize-1, 0, keep)
+			}
+		}
+		if f := acH.fast[a>>(64-lutSize)]; f != 0 {
+			// A short code and its value: see fast.
+			if z := zig + uint32(f>>8&0x0f); z < blockSize {
+				if int32(z) < keep {
+					b[unzig8[z]&(blockSize-1)] = (f >> 16) * qt[z]
+				}
+				a <<= f & 63
+				n -= f & 0xff
+				zig = z
+				continue
+			}
+		}
+		e := acH.lut[a>>(64-lutSize)]
+		rs, l := uint8(e>>8), int32(e&0xff)
+		if e == 0 {
+			if rs, l = acH.decodeLong(a); l == 0 {
+				return acH.codeError()
+			}
+		}
+		a <<= l & 63
+		n -= l
+		run, size := uint32(rs>>4), rs&0x0f
+		if size != 0 {
+			zig += run
+			if zig >= blockSize {
+				break
+			}
+			if int32(zig) < keep {
+				b[unzig8[zig]&(blockSize-1)] = extend(a, size) * qt[zig]
+			}
+			a <<= size & 63
+			n -= int32(size)
+			continue
+		}
+		if run == 0 {
+			break // End of block (EOB).
+		}
+		if run != 0x0f {
+			// A run of ends of block (EOBn, run 1..14, only valid in
+			// progressive scans), with run more bits.
+			d.eobRun = uint16(1<<run) | uint16(a>>(64-run))
+			a <<= run
+			n -= int32(run)
+			d.eobRun--
+			break
+		}
+		zig += 0x0f // ZRL: sixteen zeros.
+	}
+	d.bits.a, d.bits.n = a, n
+	return nil
+}
+
+// unzig8 is unzig in bytes, for decodeBlock.
+var unzig8 = func() (u [blockSize]uint8) {
+	for i, v := range unzig {
+		u[i] = uint8(v)
+	}
+	return u
+}()
+
+// decodeAC decodes the AC coefficients zig to zigEnd of a block into b,
+// shifted left by al, as specified in section F.2.2.2 (and G.1.2.2 for the
+// first pass of a progressive scan), storing those before keep, multiplied
+// by qt if not nil. It is image/jpeg's loop, for progressive scans and for
+// the end of the data in sequential ones.
+func (d *decoder) decodeAC(b *block, h *huffman, qt *block, zig, zigEnd int32, al uint32, keep int32) error {
+	for ; zig <= zigEnd; zig++ {
+		value, err := d.decodeHuffman(h)
+		if err != nil {
+			return err
+		}
+		val0 := value >> 4
+		val1 := value & 0x0f
+		if val1 != 0 {
+			zig += int32(val0)
+			if zig > zigEnd {
+				break
+			}
+			ac, err := d.receiveExtend(val1)
+			if err != nil {
+				return err
+			}
+			if zig < keep {
+				if qt != nil {
+					ac *= qt[zig]
+				}
+				b[unzig[zig]] = ac << al
+			}
+		} else {
+			if val0 != 0x0f {
+				d.eobRun = uint16(1 << val0)
+				if val0 != 0 {
+					bits, err := d.decodeBits(int32(val0))
+					if err != nil {
+						return err
+					}
+					d.eobRun |= uint16(bits)
+				}
+				d.eobRun--
+				break
+			}
+			zig += 0x0f
+		}
+	}
+	return nil
+}
+
+// codeError is the error of 16 bits that are no code of h.
+func (h *huffman) codeError() error {
+	if h.nCodes == 0 {
+		return errUninitializedHuffman
+	}
+	return errBadHuffmanCode
 }
 
 // refine decodes a successive approximation refinement block, as specified in
@@ -477,7 +664,7 @@ func (d *decoder) reconstructProgressiveImage() error {
 		stride := mxx * d.comp[i].h
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i, false); err != nil {
 					return err
 				}
 			}
@@ -486,10 +673,12 @@ func (d *decoder) reconstructProgressiveImage() error {
 	return nil
 }
 
-// reconstructBlock dequantizes, performs the inverse DCT and stores the block
-// to the image, as d.bw x d.bh pixels (see makeImg): the full 8x8 IDCT (as
-// in image/jpeg) for 8x8, a reduced IDCT otherwise (idctred.go).
-func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
+// reconstructBlock dequantizes (unless the coefficients already are, as
+// decodeBlock leaves them), performs the inverse DCT and stores the block
+// to the image, as d.bw x d.bh pixels (see makeImg): the full 8x8 IDCT
+// (as in image/jpeg) for 8x8, a reduced IDCT otherwise (idctred.go), each
+// reading only the top-left d.bw x d.bh coefficients.
+func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int, dequantized bool) error {
 	if compIndex >= maxComponents {
 		return UnsupportedError("too many components")
 	}
@@ -514,25 +703,29 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 			dst = d.blackPix[by*bh*stride+bx*bw:]
 		}
 	}
-	qt := &d.quant[d.comp[compIndex].tq]
+	if !dequantized {
+		qt := &d.quant[d.comp[compIndex].tq]
+		for y := range bh {
+			for x := range bw {
+				b[8*y+x] *= qt[zigOf[8*y+x]]
+			}
+		}
+	}
 	switch {
 	case bw == 8 && bh == 8:
 		// The full IDCT, below.
 	case bw == 1 && bh == 1:
-		idct1x1(b, qt, dst)
+		idct1x1(b, dst)
 		return nil
 	case bw == 2 && bh == 2:
-		idct2x2(b, qt, dst, stride)
+		idct2x2(b, dst, stride)
 		return nil
 	case bw == 4 && bh == 4:
-		idct4x4(b, qt, dst, stride)
+		idct4x4(b, dst, stride)
 		return nil
 	default:
-		idctNxM(b, qt, bw, bh, dst, stride)
+		idctNxM(b, bw, bh, dst, stride)
 		return nil
-	}
-	for zig := 0; zig < blockSize; zig++ {
-		b[unzig[zig]] *= qt[zig]
 	}
 	idct(b)
 	// Level shift by +128, clip to [0, 255], and write to dst.
