@@ -52,7 +52,9 @@ func TestBrowserPhoneUploadsThreeOneHEIC(t *testing.T) {
 	}
 	if _, err := chromedp.Run(phone, chromedp.Poll[bool](
 		`document.querySelectorAll('.file.done').length === 3`,
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		// The HEIC decode runs in a wasm runtime, which the race
+		// detector slows to tens of seconds on a busy two-core machine.
+		chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 		rows, _ := chromedp.Run(phone, chromedp.Evaluate[string](`[...document.querySelectorAll('.file')].map(r => r.dataset.state + ': ' + r.textContent).join(' | ')`))
 		t.Fatalf("phone page never showed three done: %v; rows: %s", err, rows)
 	}
@@ -166,9 +168,16 @@ func TestBrowserPhoneProgressAndRetry(t *testing.T) {
 
 	throttle := func(offline bool) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			// Chromium before 150 wants "offline" beside the rules, later
+			// ones in each rule; each ignores the other's.
+			type byRule struct {
+				Offline bool `json:"offline"`
+				network.EmulateNetworkConditionsByRuleParams
+			}
+			cmd := cdp.Command[byRule, network.EmulateNetworkConditionsByRuleResult]{Method: network.CommandEmulateNetworkConditionsByRule}
+			_, err := cdp.Call(ctx, tg, cmd, byRule{offline, network.EmulateNetworkConditionsByRuleParams{
 				MatchedNetworkConditions: []*network.Conditions{{URLPattern: a.Base + "/api/*", UploadThroughput: 1 << 20, DownloadThroughput: -1, Offline: offline}},
-			})
+			}})
 			return err
 		})
 	}
