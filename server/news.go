@@ -67,20 +67,49 @@ func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
 // mailbox is one stream's news not yet sent: the latest word of each
 // upload, in the order the uploads began. A viewer that reads slowly
 // therefore holds at most mailboxUploads small entries, never a queue.
+//
+// News wakes the stream's blocking read by cancelling it (see wait), so
+// an idle stream needs no goroutine of its own to watch for news.
 type mailbox struct {
 	mu      sync.Mutex
-	latest  map[string][]byte // upload → its latest news
+	latest  map[string][]byte // upload → its latest news; made on first news
 	order   []string          // uploads with news, oldest first
-	done    map[string]bool   // uploads whose image was sent: late news is dropped
+	done    map[string]bool   // uploads whose image was sent: late news is dropped; made on first
 	doneFIF []string
-	wake    chan struct{} // has a value when there is news
+	pending bool   // news arrived that no wait has answered yet
+	wake    func() // cancels the read waiting now, if any
 }
 
 // mailboxUploads bounds the uploads a mailbox remembers, pending or done.
 const mailboxUploads = 64
 
+// newMailbox returns an empty mailbox. Its maps are made when news first
+// comes: most streams never see any, and an idle one should cost little.
 func newMailbox() *mailbox {
-	return &mailbox{latest: map[string][]byte{}, done: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &mailbox{}
+}
+
+// wait arranges for wake to be called when news comes, until
+// stopWaiting; if news already came, it calls wake at once.
+func (m *mailbox) wait(wake func()) {
+	m.mu.Lock()
+	if m.pending {
+		m.mu.Unlock()
+		wake()
+		return
+	}
+	m.wake = wake
+	m.mu.Unlock()
+}
+
+// stopWaiting ends what wait began and reports whether news came since the
+// last wait ended (the read may have been woken by it).
+func (m *mailbox) stopWaiting() (news bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wake = nil
+	news, m.pending = m.pending, false
+	return news
 }
 
 // deliver is the News callback: it keeps data as its upload's latest word.
@@ -94,6 +123,9 @@ func (m *mailbox) deliver(data []byte) {
 		m.mu.Unlock()
 		return
 	}
+	if m.latest == nil {
+		m.latest = map[string][]byte{}
+	}
 	if _, ok := m.latest[p.Upload]; !ok {
 		if len(m.order) == mailboxUploads {
 			delete(m.latest, m.order[0])
@@ -102,10 +134,12 @@ func (m *mailbox) deliver(data []byte) {
 		m.order = append(m.order, p.Upload)
 	}
 	m.latest[p.Upload] = data
+	m.pending = true
+	wake := m.wake
+	m.wake = nil
 	m.mu.Unlock()
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if wake != nil {
+		wake()
 	}
 }
 
@@ -143,6 +177,9 @@ func (m *mailbox) completed(upload string) {
 		if len(m.doneFIF) == mailboxUploads {
 			delete(m.done, m.doneFIF[0])
 			m.doneFIF = m.doneFIF[1:]
+		}
+		if m.done == nil {
+			m.done = map[string]bool{}
 		}
 		m.done[upload] = true
 		m.doneFIF = append(m.doneFIF, upload)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"qrsync/api"
 )
@@ -80,7 +81,12 @@ func (l answerListener) Accept() (net.Conn, error) {
 	return &answerConn{Conn: c}, nil
 }
 
-type answerConn struct{ net.Conn }
+// answerConn is the connection Hertz sees. An event stream may take it
+// from Hertz (see detach.go); owner says who has it.
+type answerConn struct {
+	net.Conn
+	owner atomic.Int32
+}
 
 func (c *answerConn) Write(p []byte) (int, error) {
 	if repl := rewriteDefault(p); repl != nil {

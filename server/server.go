@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -211,6 +212,11 @@ type Server struct {
 	diskFullLog logLimiter
 	metrics     *metrics
 
+	// streams are the event streams running on connections taken from
+	// Hertz, which therefore does not wait for them.
+	streams sync.WaitGroup
+	// tails read each watched session's log once for all its streams.
+	tails tails
 	// streamsEnded counts streams ended since memory was last trimmed.
 	streamsEnded atomic.Int64
 	// diskFullAt is when a write last failed for want of space (Unix
@@ -253,6 +259,7 @@ func New(cfg Config, blobs storage.BlobStore, cat Catalog) (*Server, error) {
 		s.news = newLocalNews()
 	}
 	s.metrics = newMetrics(s)
+	s.tails.s = s
 	return s, nil
 }
 
@@ -306,7 +313,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// streams and slow downloads alike.
 		server.WithIdleTimeout(DefaultIdleTimeout),
 		server.WithReadTimeout(0),
-		server.WithOnAccept(netguard.OnAccept),
+		server.WithOnAccept(onAccept),
 	)
 	s.Routes(h.Engine)
 	s.reconcile(ctx) // then once per OrphanGrace, from the sweep
@@ -330,6 +337,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := h.Shutdown(context.Background()); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown", "err", err)
 	}
+	s.streams.Wait()
 	return nil
 }
 
@@ -423,7 +431,11 @@ func (s *Server) Routes(e *route.Engine) {
 func (s *Server) connState(ctx context.Context, c *app.RequestContext) {
 	g := netguard.FromContext(ctx)
 	g.HeadDone()
-	defer g.AwaitHead() // deferred: a handler that panics still re-arms it
+	defer func() { // deferred: a handler that panics still re-arms it
+		if !answerConnOf(ctx).wanted() {
+			g.AwaitHead() // a stream's connection carries no next head
+		}
+	}()
 	c.Next(ctx)
 }
 

@@ -1,17 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
+	"github.com/cloudwego/hertz/pkg/network"
 	"github.com/cloudwego/hertz/pkg/protocol/sse"
 
 	"qrsync/api"
@@ -32,6 +34,12 @@ const replayBatch = 100
 // writes them, and waits for the log to grow. Live delivery and replay are
 // the same loop, so a reconnect can neither lose nor repeat an event, and a
 // slow viewer only ever delays itself.
+//
+// The handler checks the request and sets the headers; the stream itself
+// runs on the connection taken from Hertz (see detach.go), so an idle
+// viewer costs a socket and one small goroutine, not a whole request; and
+// the session's tail (tail.go) reads and encodes each event once for all
+// the streams that are in step with it.
 func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	id := c.Param("id")
 	sess, err := s.session(ctx, c, id)
@@ -47,276 +55,313 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 		c.SetStatusCode(http.StatusOK)
 		return
 	}
+	conn := answerConnOf(ctx)
+	if conn == nil {
+		s.writeError(c, errors.New("stream: the connection cannot be taken from the server"))
+		return
+	}
 	last := sse.GetLastEventID(&c.Request)
 	if last == "" {
 		last = c.Query("lastEventId")
 	}
-	c.Response.Header.Set("X-Accel-Buffering", "no")
+	// A viewer connected is activity: the photos are kept longer.
+	sess.ExpiresAt = s.touch(ctx, sess)
+
+	body := &chunkWriter{conn: conn.Conn, timeout: s.cfg.StreamWriteTimeout}
+	c.Response.HijackWriter(body) // before sse.NewWriter, which then writes to it
 	w := sse.NewWriter(c)
-	defer w.Close()
+	c.Response.Header.Set("X-Accel-Buffering", "no")
+	c.Response.Header.SetContentLength(-1) // chunked
+	body.head = bytes.Clone(c.Response.Header.Header())
+	st := &stream{
+		s: s, w: w, body: body, sess: sess, retry: s.cfg.Retry, news: newMailbox(),
+		log: s.logFor(c),
+	}
+	conn.want()
+	c.Hijack(func(network.Conn) {
+		if !conn.take() {
+			return
+		}
+		s.streams.Add(1)
+		go s.serveStream(st, conn.Conn, body, last)
+	})
+}
+
+// serveStream runs a stream on the connection it took, until the viewer
+// leaves, the session ends or the server shuts down, and then closes it.
+func (s *Server) serveStream(st *stream, conn net.Conn, body *chunkWriter, last string) {
+	defer s.streams.Done()
 	s.metrics.streamStarted()
 	defer s.metrics.streamEnded()
 	defer s.streamsEnded.Add(1)
+	defer conn.Close()
 
-	// The stream ends when its viewer leaves and when the server shuts
-	// down, so that clients reconnect to the next one.
-	ctx, stopWatching := watchViewer(ctx, c.GetConn())
-	defer stopWatching()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.life, cancel)()
-
-	// A viewer connected is activity: the photos are kept longer.
-	sess.ExpiresAt = s.touch(ctx, sess)
-	st := &stream{
-		s: s, w: &deadlineWriter{w: sseConn{w, c.Response.GetHijackWriter()}, conn: c.GetConn(), timeout: s.cfg.StreamWriteTimeout},
-		sess: sess, retry: s.cfg.Retry, news: newMailbox(),
-	}
-	defer s.news.Subscribe(id, st.news.deliver)()
-	err = st.run(ctx, last)
-	if errors.Is(err, errSlowViewer) {
-		s.metrics.viewerCut()
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		s.logFor(c).Debug("stream ended", "err", err)
-	}
-}
-
-// viewerConn is the part of a Hertz connection watchViewer needs.
-type viewerConn interface {
-	Peek(n int) ([]byte, error)
-	SetReadDeadline(t time.Time) error
-}
-
-// watchViewer returns a context that ends when the viewer's connection
-// closes, and a stop function that must run before the handler returns.
-//
-// Hertz's WithSenseClientDisconnection does the same, but in v0.10.4 on
-// Go's net transport it races: when writing a response fails (the viewer
-// left mid-write) the server releases the connection's read buffers
-// without first stopping its detector, which is still reading them. Here
-// stop aborts the blocking read and waits for it to return, so the
-// buffers are never touched once the handler is done. A stream request
-// has no body and browsers do not pipeline, so the read returns only
-// when the viewer goes away (or, harmlessly, if it does pipeline).
-func watchViewer(ctx context.Context, conn viewerConn) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	conn.SetReadDeadline(time.Time{})
-	go func() {
-		defer close(done)
-		if _, err := conn.Peek(1); err != nil {
-			cancel()
+	st.conn = conn
+	st.waker = &waker{conn: conn}
+	// The stream ends when the server shuts down, so that clients
+	// reconnect to the next one.
+	ctx := s.life
+	defer context.AfterFunc(ctx, st.waker.wake)()
+	defer s.news.Subscribe(st.sess.ID, st.news.deliver)()
+	defer st.leaveTail()
+	err := st.run(ctx, last)
+	switch {
+	case err == nil:
+		// Over, not cut: the body ends properly.
+		if err := body.end(); err != nil {
+			st.log.Debug("stream ended", "err", err)
 		}
-	}()
-	return ctx, func() {
-		conn.SetReadDeadline(time.Unix(1, 0)) // in the past: the read returns now
-		<-done
-		cancel()
+	case errors.Is(err, errSlowViewer):
+		s.metrics.viewerCut()
+		st.log.Debug("stream ended", "err", err)
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, errViewerLeft):
+		st.log.Debug("stream ended", "err", err)
 	}
 }
-
-// eventWriter is what a stream writes to: Hertz's sse.Writer, behind a
-// deadline. WriteChunk writes bytes already framed as SSE and flushes
-// them, for an event too large to build whole (the snapshot).
-type eventWriter interface {
-	Write(e *sse.Event) error
-	WriteKeepAlive() error
-	WriteChunk(p []byte) error
-}
-
-// sseConn is Hertz's sse.Writer with the chunked body writer beneath it,
-// which it writes every event to.
-type sseConn struct {
-	*sse.Writer
-	raw interface {
-		Write(p []byte) (int, error)
-		Flush() error
-	}
-}
-
-func (w sseConn) WriteChunk(p []byte) error {
-	if _, err := w.raw.Write(p); err != nil {
-		return err
-	}
-	return w.raw.Flush()
-}
-
-// deadlineWriter cuts off a viewer whose connection cannot take a write
-// within timeout. Nothing ever waits for a viewer (events come from the
-// durable log, at the viewer's own pace), so this is only about not
-// pinning a goroutine and a socket to a peer that stopped reading; it
-// reconnects and catches up from its last id. The deadline is the
-// stream's own: a server-wide write timeout would also cut slow downloads
-// of large originals.
-type deadlineWriter struct {
-	w       eventWriter
-	conn    io.Closer
-	timeout time.Duration
-}
-
-func (d *deadlineWriter) Write(e *sse.Event) error {
-	return d.guard(func() error { return d.w.Write(e) })
-}
-
-func (d *deadlineWriter) WriteKeepAlive() error {
-	return d.guard(d.w.WriteKeepAlive)
-}
-
-func (d *deadlineWriter) WriteChunk(p []byte) error {
-	return d.guard(func() error { return d.w.WriteChunk(p) })
-}
-
-func (d *deadlineWriter) guard(write func() error) error {
-	var cut atomic.Bool
-	t := time.AfterFunc(d.timeout, func() {
-		cut.Store(true)
-		d.conn.Close()
-	})
-	err := write()
-	t.Stop()
-	if cut.Load() {
-		return fmt.Errorf("%w: no write progress in %v", errSlowViewer, d.timeout)
-	}
-
-	return err
-}
-
-// errSlowViewer ends a stream whose viewer stopped reading.
-var errSlowViewer = errors.New("viewer cut off")
 
 // stream is one subscriber's position in a session's log.
 type stream struct {
 	s     *Server
-	w     eventWriter
+	w     *sse.Writer  // frames the stream's own messages into body
+	body  *chunkWriter // the connection, as the response body
+	conn  net.Conn     // read only to wait: see next
+	waker *waker
+	tail  *tail           // the session's, once the stream has looked
 	sess  storage.Session // as last read or announced
 	retry time.Duration   // sent once, with the first message
 	last  string
 	news  *mailbox // live news not yet sent
+	log   *slog.Logger
+	// quietUntil is when a keep-alive is due if nothing is sent before.
+	quietUntil time.Time
 }
 
+// run serves the stream until it ends: a nil error means it ended
+// properly (the session is over), any other that it was cut.
 func (st *stream) run(ctx context.Context, last string) error {
+	if err := st.start(ctx, last); err != nil {
+		return st.end(err)
+	}
+	for {
+		frames, err := st.next(ctx)
+		if errors.Is(err, errIdle) {
+			err = st.wait() // here, where the stack is shallow
+		}
+		if errors.Is(err, storage.ErrEventGone) {
+			// Unknown or too old to replay: start the viewer afresh.
+			err = aside(func() error { return st.snapshot(ctx) })
+		}
+		if err == nil {
+			err = st.deliver(frames)
+		}
+		if err != nil {
+			return st.end(err)
+		}
+	}
+}
+
+// start sends the stream's first message: the snapshot, or for a
+// reconnect the retry alone, which also tells the client at once that it
+// is live, before any replay.
+func (st *stream) start(ctx context.Context, last string) error {
 	st.last = last
 	if st.last == originID {
 		st.last = ""
 	}
 	if last == "" {
-		if err := st.snapshot(ctx); err != nil {
-			return st.end(err)
-		}
-	} else if err := st.send("", "", nil); err != nil {
-		// A reconnect: the first message is the retry alone, which also
-		// tells the client at once that it is live, before any replay.
-		return err
+		return aside(func() error { return st.snapshot(ctx) })
 	}
-	for {
-		events, err := st.next(ctx)
-		if errors.Is(err, storage.ErrEventGone) {
-			// Unknown or too old to replay: start the viewer afresh.
-			if err = st.snapshot(ctx); err == nil {
-				continue
-			}
-		}
-		if err != nil {
-			return st.end(err)
-		}
-		for _, ev := range events {
-			if err := st.sendLogged(ev); err != nil {
-				return err
-			}
-			st.last = ev.ID
-		}
-		for _, data := range st.news.take() {
-			if err := st.send("", api.EventUpload, data); err != nil {
-				return err
-			}
-		}
-	}
+	return st.send("", "", nil)
 }
 
-// sendLogged sends an event of the log as the API's event: the catalog
-// keeps its own records, and the wire JSON (with this server's URLs) is
-// made here. A session event also tells the stream the session's new end.
-func (st *stream) sendLogged(ev storage.Event) error {
-	var (
-		typ  string
-		body any
-	)
-	switch ev.Type {
-	case storage.EventImage:
-		typ, body = api.EventImage, imageJSON(st.sess.ID, ev.Image)
-	case storage.EventRemoved:
-		typ, body = api.EventRemoved, api.Removed{ID: ev.ImageID}
-	case storage.EventSession:
-		sess := ev.Session
-		st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
-		typ, body = api.EventSession, st.s.sessionJSON(sess, st.s.cfg.PublicURLs[0])
-	default:
-		return nil // a kind this server does not know: newer instances may log more
+// deliver sends frames, then the news that came.
+func (st *stream) deliver(frames []frame) error {
+	for _, f := range frames {
+		if err := st.sendFrame(f); err != nil {
+			return err
+		}
+		st.last = f.ev.ID
 	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("%s event: %w", ev.Type, err)
-	}
-	if err := st.send(ev.ID, typ, data); err != nil {
-		return err
-	}
-	if ev.Type == storage.EventImage {
-		// The photo is here: its upload's progress is news no more.
-		st.news.completed(ev.Image.Upload)
+	for _, data := range st.news.take() {
+		if err := st.send("", api.EventUpload, data); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// next is one blocking read of the log after the last event sent: it
-// returns the events, or nothing when there is news to send. While the
-// session is quiet it writes a keep-alive comment every KeepAlive (and
-// keeps the session alive while it is watched). It returns
+// sendFrame sends an event of the log, framed by the tail or by look. A
+// session event also tells the stream the session's new end.
+func (st *stream) sendFrame(f frame) error {
+	if f.chunk == nil {
+		return nil
+	}
+	if st.retry > 0 {
+		// Frames are shared and carry no retry; it goes first, alone.
+		if err := st.send("", "", nil); err != nil {
+			return err
+		}
+	}
+	if err := st.body.send(f.chunk); err != nil {
+		return err
+	}
+	st.sent()
+	st.s.metrics.eventSent()
+	switch f.ev.Type {
+	case storage.EventSession:
+		sess := f.ev.Session
+		st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
+	case storage.EventImage:
+		// The photo is here: its upload's progress is news no more.
+		st.news.completed(f.ev.Image.Upload)
+	}
+	return nil
+}
+
+// sent notes that the viewer heard from the stream: the next keep-alive
+// is due a whole KeepAlive from now.
+func (st *stream) sent() { st.quietUntil = time.Now().Add(st.s.cfg.KeepAlive) }
+
+// next returns what to send after the last event sent: the frames that
+// follow it, or errIdle when there are none yet, having armed the wait.
+// While the session is quiet it writes a keep-alive comment every
+// KeepAlive (and keeps the session alive while it is watched). It returns
 // storage.ErrExpired when the session's time is up, by this server's
 // clock.
-func (st *stream) next(ctx context.Context) ([]storage.Event, error) {
+//
+// The wait is a read of the connection, which is also how the stream
+// hears that its viewer left: a stream request has no body and browsers
+// do not pipeline, so the read returns only then, or at its deadline. The
+// deadline is the next keep-alive; news and the tail end it early by
+// moving it to the past (waker). So an idle stream is one goroutine
+// parked in the network poller, with no timer or context of its own.
+func (st *stream) next(ctx context.Context) ([]frame, error) {
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		untilEnd := st.sess.ExpiresAt.Sub(st.s.cfg.Now())
 		if untilEnd <= 0 {
 			// Its end may have moved since we last looked.
-			sess, err := st.s.judged(st.s.sessions.Session(ctx, st.sess.ID))
-			if err != nil {
+			if err := aside(func() error {
+				sess, err := st.s.judged(st.s.sessions.Session(ctx, st.sess.ID))
+				if err == nil {
+					st.sess = sess
+				}
+				return err
+			}); err != nil {
 				return nil, err
 			}
-			st.sess = sess
 			continue
 		}
-		d := min(st.s.cfg.KeepAlive, untilEnd)
-		rctx, cancel := context.WithTimeout(ctx, d)
-		stop := make(chan struct{})
-		woke := make(chan bool, 1)
-		go func() {
-			select {
-			case <-st.news.wake:
-				woke <- true
-				cancel()
-			case <-stop:
-				woke <- false
+		if !time.Now().Before(st.quietUntil) {
+			if err := st.w.WriteKeepAlive(); err != nil {
+				return nil, err
 			}
-		}()
-		events, err := st.s.eventLog.Read(rctx, st.sess.ID, st.last, replayBatch)
-		close(stop)
-		byNews := <-woke
-		cancel()
-		switch {
-		case err == nil:
-			return events, nil
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case byNews:
-			return nil, nil
-		case !errors.Is(err, context.DeadlineExceeded):
+			st.sent()
+			aside(func() error {
+				st.sess.ExpiresAt = st.s.touch(ctx, st.sess)
+				return nil
+			})
+			continue
+		}
+		deadline := st.quietUntil
+		if end := time.Now().Add(untilEnd); end.Before(deadline) {
+			deadline = end
+		}
+		// Armed before looking, so that a wake after the look ends the read.
+		st.waker.begin()
+		if err := st.conn.SetReadDeadline(deadline); err != nil {
 			return nil, err
 		}
-		if err := st.w.WriteKeepAlive(); err != nil {
+		st.news.wait(st.waker.wake)
+		frames, err := st.look(ctx, deadline)
+		if err != nil || len(frames) > 0 {
+			st.news.stopWaiting()
+			return frames, err
+		}
+		return nil, errIdle
+	}
+}
+
+// errIdle is next's word that the stream has nothing to send until a
+// wake, its viewer leaving, or its next keep-alive: time to wait.
+var errIdle = errors.New("stream idle")
+
+// wait waits for what next armed. It returns errViewerLeft if the viewer
+// went away.
+func (st *stream) wait() error {
+	var b [1]byte
+	n, err := st.conn.Read(b[:])
+	st.news.stopWaiting()
+	if n > 0 || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		// Gone, or pipelining a request nothing here will answer.
+		return errViewerLeft
+	}
+	return nil
+}
+
+// look returns the frames after the last event sent: from the session's
+// tail when it knows that event, else from the log itself, waiting no
+// longer than deadline or a wake.
+func (st *stream) look(ctx context.Context, deadline time.Time) ([]frame, error) {
+	if st.tail == nil {
+		st.tail = st.s.tails.join(st.sess.ID, st.last, st.waker)
+	}
+	frames, known, err := st.tail.after(st.last)
+	if err != nil {
+		st.leaveTail() // it stopped: the next look joins a new one
+		return nil, err
+	}
+	if known {
+		return frames, nil
+	}
+	// Behind the tail, or for a moment ahead of it.
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if !st.waker.cancelOnWake(cancel) {
+		return nil, nil // woken already: look again
+	}
+	var events []storage.Event
+	err = aside(func() (err error) {
+		events, err = st.s.eventLog.Read(rctx, st.sess.ID, st.last, replayBatch)
+		return err
+	})
+	st.waker.cancelOnWake(nil)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case rctx.Err() != nil:
+		return nil, nil // woken, or the deadline: the wait decides
+	default:
+		return nil, err
+	}
+	frames = make([]frame, len(events))
+	for i, ev := range events {
+		if frames[i], err = st.s.frame(st.sess.ID, ev); err != nil {
 			return nil, err
 		}
-		st.sess.ExpiresAt = st.s.touch(ctx, st.sess)
+	}
+	return frames, nil
+}
+
+// aside runs f on a goroutine of its own and waits for it. A stream's
+// goroutine lives as long as its viewer, and a goroutine's stack keeps the
+// size of its deepest call until a collection finds it mostly unused: so
+// the deep calls (a snapshot, a read of the catalog) run aside, and an
+// idle stream keeps only the small stack its wait needs.
+func aside(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return <-done
+}
+
+// leaveTail leaves the session's tail, if the stream is in one.
+func (st *stream) leaveTail() {
+	if st.tail != nil {
+		st.tail.leave(st.waker)
+		st.tail = nil
 	}
 }
 
@@ -366,7 +411,7 @@ func (st *stream) snapshot(ctx context.Context) error {
 		}
 		buf = append(buf, b...)
 		if len(buf) >= snapshotChunk {
-			if err := st.w.WriteChunk(buf); err != nil {
+			if _, err := st.body.Write(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
@@ -377,9 +422,10 @@ func (st *stream) snapshot(ctx context.Context) error {
 		return err
 	}
 	buf = append(append(append(buf, `],"expiresAt":`...), exp...), "}\n\n"...)
-	if err := st.w.WriteChunk(buf); err != nil {
+	if _, err := st.body.Write(buf); err != nil {
 		return err
 	}
+	st.sent()
 	st.s.metrics.eventSent()
 	return nil
 }
@@ -396,6 +442,7 @@ func (st *stream) send(id, typ string, data []byte) error {
 	if err := st.w.Write(e); err != nil {
 		return err
 	}
+	st.sent()
 	if typ != "" {
 		st.s.metrics.eventSent()
 	}

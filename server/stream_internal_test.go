@@ -1,34 +1,29 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"io"
-	"sync"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
-	"github.com/cloudwego/hertz/pkg/protocol/sse"
+	"qrsync/storage"
 )
 
-// stuckWriter is a connection whose peer stopped reading: writes block
-// until the connection is closed.
-type stuckWriter struct {
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (w *stuckWriter) Write(*sse.Event) error  { <-w.closed; return io.ErrClosedPipe }
-func (w *stuckWriter) WriteKeepAlive() error   { <-w.closed; return io.ErrClosedPipe }
-func (w *stuckWriter) WriteChunk([]byte) error { <-w.closed; return io.ErrClosedPipe }
-func (w *stuckWriter) Close() error            { w.once.Do(func() { close(w.closed) }); return nil }
-
-// A viewer that stops reading is cut off after the stream's write
-// timeout instead of pinning its handler forever.
+// A viewer that stops reading is cut off after the stream's write timeout
+// instead of pinning its stream forever.
 func TestStuckViewerIsCutOff(t *testing.T) {
-	stuck := &stuckWriter{closed: make(chan struct{})}
-	d := &deadlineWriter{w: stuck, conn: stuck, timeout: 50 * time.Millisecond}
+	t.Parallel()
+	server, viewer := net.Pipe() // unbuffered: a write waits for a read
+	defer server.Close()
+	defer viewer.Close()
+	w := &chunkWriter{conn: server, timeout: 50 * time.Millisecond}
 	done := make(chan error, 1)
-	go func() { done <- d.Write(&sse.Event{Type: "image", Data: []byte("{}")}) }()
+	go func() { _, err := w.Write([]byte("data: {}\n\n")); done <- err }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, errSlowViewer) {
@@ -37,15 +32,160 @@ func TestStuckViewerIsCutOff(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a stuck write was never cut off")
 	}
-	// A writer that keeps up is left alone.
-	ok := &deadlineWriter{w: okWriter{}, conn: stuck, timeout: time.Second}
-	if err := ok.Write(&sse.Event{Type: "image", Data: []byte("{}")}); err != nil {
+}
+
+// What a chunkWriter sends is an HTTP/1.1 response whose body is the
+// writes, in order, ended by end: a standard client reads it whole.
+func TestChunkWriterFramesTheBody(t *testing.T) {
+	t.Parallel()
+	server, viewer := net.Pipe()
+	defer viewer.Close()
+	w := &chunkWriter{conn: server, timeout: 5 * time.Second,
+		head: []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")}
+	go func() {
+		defer server.Close()
+		for _, p := range []string{"data: 1\n\n", "", ": keep-alive\n", "data: 2\n\n"} {
+			if _, err := w.Write([]byte(p)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		if err := w.end(); err != nil {
+			t.Error(err)
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(viewer), nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "data: 1\n\n: keep-alive\ndata: 2\n\n"; string(body) != want {
+		t.Fatalf("body = %q, want %q", body, want)
 	}
 }
 
-type okWriter struct{}
+// A frame the tail shares is exactly the chunk the stream's own writer
+// would send: a client reads frames and writes as one body.
+func TestFramesAreChunksOfTheBody(t *testing.T) {
+	t.Parallel()
+	server, viewer := net.Pipe()
+	defer viewer.Close()
+	w := &chunkWriter{conn: server, timeout: 5 * time.Second,
+		head: []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")}
+	go func() {
+		defer server.Close()
+		if err := w.send(sseChunk("7", "image", []byte(`{"id":"a"}`))); err != nil {
+			t.Error(err)
+		}
+		if _, err := w.Write([]byte(": keep-alive\n")); err != nil {
+			t.Error(err)
+		}
+		if err := w.send(sseChunk("8-0", "removed", []byte(`{}`))); err != nil {
+			t.Error(err)
+		}
+		if err := w.end(); err != nil {
+			t.Error(err)
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(viewer), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id: 7\nevent: image\ndata: {\"id\":\"a\"}\n\n: keep-alive\nid: 8-0\nevent: removed\ndata: {}\n\n"
+	if string(body) != want {
+		t.Fatalf("body = %q, want %q", body, want)
+	}
+}
 
-func (okWriter) Write(*sse.Event) error  { return nil }
-func (okWriter) WriteKeepAlive() error   { return nil }
-func (okWriter) WriteChunk([]byte) error { return nil }
+// A tail answers for the positions it holds, and only those, however
+// often it has been trimmed; what a stream took stays as it was.
+func TestTailKnowsWhatItHolds(t *testing.T) {
+	t.Parallel()
+	tl := &tail{since: "0", subs: map[*waker]struct{}{}}
+	ids := func(fs []frame) (s []string) {
+		for _, f := range fs {
+			s = append(s, f.ev.ID)
+		}
+		return s
+	}
+	add := func(from, to int) {
+		var fs []frame
+		for i := from; i <= to; i++ {
+			fs = append(fs, frame{ev: storage.Event{ID: strconv.Itoa(i)}})
+		}
+		tl.add(fs)
+	}
+	add(1, 3)
+	if fs, known, _ := tl.after("0"); !known || len(fs) != 3 {
+		t.Fatalf("after the start: %v %v", ids(fs), known)
+	}
+	held, _, _ := tl.after("1")
+	if _, known, _ := tl.after("x"); known {
+		t.Fatal("an id the tail never read is known")
+	}
+	add(4, tailFrames+10) // trims
+	if _, known, _ := tl.after("1"); known {
+		t.Fatal("a trimmed position is still known")
+	}
+	last := strconv.Itoa(tailFrames + 10)
+	if fs, known, _ := tl.after(last); !known || len(fs) != 0 {
+		t.Fatalf("after the last: %v %v", ids(fs), known)
+	}
+	if fs, known, _ := tl.after(tl.since); !known || len(fs) != len(tl.frames) || len(fs) > tailFrames {
+		t.Fatalf("after since: %d frames, known %v", len(fs), known)
+	}
+	if got := ids(held); len(got) != 2 || got[0] != "2" || got[1] != "3" {
+		t.Fatalf("a slice taken before the trim changed: %v", got)
+	}
+}
+
+// A wake ends a stream's wait at once, whether it comes during the read
+// or between begin and the read; and it cancels a log read set to end
+// with it.
+func TestWakeEndsTheWait(t *testing.T) {
+	t.Parallel()
+	server, viewer := net.Pipe()
+	defer server.Close()
+	defer viewer.Close()
+	w := &waker{conn: server}
+	read := func() error {
+		var b [1]byte
+		_, err := server.Read(b[:])
+		return err
+	}
+	for _, early := range []bool{false, true} {
+		w.begin()
+		if err := server.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if early {
+			w.wake()
+		} else {
+			time.AfterFunc(10*time.Millisecond, w.wake)
+		}
+		start := time.Now()
+		if err := read(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("early=%v: read returned %v", early, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("early=%v: the wake took %v", early, d)
+		}
+		if early && w.cancelOnWake(func() {}) {
+			t.Fatal("a log read was set to end with a wake that already came")
+		}
+	}
+	w.begin()
+	cancelled := make(chan struct{})
+	if !w.cancelOnWake(func() { close(cancelled) }) {
+		t.Fatal("no wake came, yet the read was refused")
+	}
+	w.wake()
+	<-cancelled
+}

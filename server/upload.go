@@ -106,7 +106,7 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 		// The body is read to its end, so a read on the connection now
 		// returns only when the phone goes away: work queued for it can be
 		// dropped then.
-		return watchViewer(ctx, c.GetConn())
+		return watchPeer(ctx, c.GetConn())
 	})
 	switch {
 	case errors.Is(err, errSlowBody):
@@ -827,4 +827,38 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%d KiB", n/kib)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// peerConn is the part of a Hertz connection watchPeer needs.
+type peerConn interface {
+	Peek(n int) ([]byte, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// watchPeer returns a context that ends when the peer's connection closes,
+// and a stop function that must run before the handler returns.
+//
+// Hertz's WithSenseClientDisconnection does the same, but in v0.10.4 on
+// Go's net transport it races: when writing a response fails (the peer
+// left mid-write) the server releases the connection's read buffers
+// without first stopping its detector, which is still reading them. Here
+// stop aborts the blocking read and waits for it to return, so the
+// buffers are never touched once the handler is done. It is for a request
+// whose body was read to its end, so the read returns only when the peer
+// goes away (or, harmlessly, if it pipelines).
+func watchPeer(ctx context.Context, conn peerConn) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(done)
+		if _, err := conn.Peek(1); err != nil {
+			cancel()
+		}
+	}()
+	return ctx, func() {
+		conn.SetReadDeadline(aLongTimeAgo) // the read returns now
+		<-done
+		cancel()
+	}
 }
