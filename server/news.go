@@ -112,28 +112,24 @@ func (m *mailbox) stopWaiting() (news bool) {
 	return news
 }
 
-// deliver is the News callback: it keeps data as its upload's latest word.
-func (m *mailbox) deliver(data []byte) {
-	var p api.UploadProgress
-	if json.Unmarshal(data, &p) != nil || p.Upload == "" {
-		return
-	}
+// put keeps data as the upload's latest word.
+func (m *mailbox) put(upload string, data []byte) {
 	m.mu.Lock()
-	if m.done[p.Upload] {
+	if m.done[upload] {
 		m.mu.Unlock()
 		return
 	}
 	if m.latest == nil {
 		m.latest = map[string][]byte{}
 	}
-	if _, ok := m.latest[p.Upload]; !ok {
+	if _, ok := m.latest[upload]; !ok {
 		if len(m.order) == mailboxUploads {
 			delete(m.latest, m.order[0])
 			m.order = m.order[1:]
 		}
-		m.order = append(m.order, p.Upload)
+		m.order = append(m.order, upload)
 	}
-	m.latest[p.Upload] = data
+	m.latest[upload] = data
 	m.pending = true
 	wake := m.wake
 	m.wake = nil

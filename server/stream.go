@@ -102,7 +102,7 @@ func (s *Server) serveStream(st *stream, conn net.Conn, body *chunkWriter, last 
 	// reconnect to the next one.
 	ctx := s.life
 	defer context.AfterFunc(ctx, st.waker.wake)()
-	defer s.news.Subscribe(st.sess.ID, st.news.deliver)()
+	defer s.tails.listen(st.sess.ID, st.news)()
 	defer st.leaveTail()
 	err := st.run(ctx, last)
 	switch {

@@ -34,11 +34,66 @@ type frame struct {
 	chunk []byte
 }
 
-// tails is this instance's tails, by session id.
+// tails is this instance's tails, and its news feeds, by session id.
 type tails struct {
-	s  *Server
-	mu sync.Mutex
-	m  map[string]*tail
+	s     *Server
+	mu    sync.Mutex
+	m     map[string]*tail
+	feeds map[string]*feed
+}
+
+// feed is a session's news, subscribed to once for all its streams here:
+// each piece is read once and put in every stream's mailbox.
+type feed struct {
+	mu    sync.Mutex
+	boxes map[*mailbox]struct{}
+	stop  func()
+}
+
+// listen puts the session's news in m from now on, until the function
+// it returns is called.
+func (ts *tails) listen(sessionID string, m *mailbox) func() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	f := ts.feeds[sessionID]
+	if f == nil {
+		if ts.feeds == nil {
+			ts.feeds = map[string]*feed{}
+		}
+		f = &feed{boxes: map[*mailbox]struct{}{}}
+		f.stop = ts.s.news.Subscribe(sessionID, f.deliver)
+		ts.feeds[sessionID] = f
+	}
+	f.mu.Lock()
+	f.boxes[m] = struct{}{}
+	f.mu.Unlock()
+	return func() {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		f.mu.Lock()
+		delete(f.boxes, m)
+		empty := len(f.boxes) == 0
+		f.mu.Unlock()
+		if empty {
+			f.stop()
+			if ts.feeds[sessionID] == f {
+				delete(ts.feeds, sessionID)
+			}
+		}
+	}
+}
+
+// deliver is the News callback.
+func (f *feed) deliver(data []byte) {
+	var p api.UploadProgress
+	if json.Unmarshal(data, &p) != nil || p.Upload == "" {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for m := range f.boxes {
+		m.put(p.Upload, data)
+	}
 }
 
 // tail is one session's shared read of its log.
