@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Response is what a Connector got back from the server: only what the
@@ -88,7 +89,7 @@ func (e *EndedError) Error() string {
 		if ct == "" {
 			ct = "no content type"
 		}
-		return "eventsource: the server answered with " + strconv.Quote(ct) + " instead of text/event-stream" + tail
+		return "eventsource: the server answered with " + quote(ct) + " instead of text/event-stream" + tail
 	case e.Status == 204:
 		return "eventsource: the server has no stream to send (204 No Content)" + tail
 	case e.Status == 404:
@@ -274,22 +275,98 @@ func (c *Client) setState(s State, err error) {
 // UTF-8) allowed.
 func isEventStream(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
+	return equalFoldASCII(strings.TrimSpace(mt), "text/event-stream")
 }
 
-// sleepContext waits for d or until ctx is done.
+// equalFoldASCII is strings.EqualFold for a lower-case ASCII want, without
+// the Unicode case tables in the wasm build: besides ASCII letters, only
+// the long s (U+017F, which folds to s) and the Kelvin sign (U+212A, to k)
+// can match a letter of want.
+func equalFoldASCII(s, want string) bool {
+	i := 0
+	for _, r := range s {
+		if i >= len(want) {
+			return false
+		}
+		switch {
+		case 'A' <= r && r <= 'Z':
+			r += 'a' - 'A'
+		case r == '\u017F':
+			r = 's'
+		case r == '\u212A':
+			r = 'k'
+		}
+		if r != rune(want[i]) {
+			return false
+		}
+		i++
+	}
+	return i == len(want)
+}
+
+// sleepContext waits for d or until ctx is done. It uses AfterFunc, not a
+// Timer: a timer's channel drags time's formatting code into the wasm
+// build.
 func sleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
+	done := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(done) })
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-done:
 		return nil
 	}
+}
+
+// quote is strconv.Quote for the text of an error message, without its
+// Unicode tables: ASCII is quoted exactly as strconv.Quote does, other
+// valid UTF-8 is kept as it is and invalid bytes become \x escapes.
+func quote(s string) string {
+	const hex = "0123456789abcdef"
+	b := []byte{'"'}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\a':
+			b = append(b, '\\', 'a')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\v':
+			b = append(b, '\\', 'v')
+		default:
+			if c < ' ' || c == 0x7f {
+				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			} else {
+				b = append(b, c)
+			}
+		}
+		i++
+	}
+	return string(append(b, '"'))
 }
 
 // wrapError adds a plain-words prefix to an error and keeps it reachable by

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -20,13 +18,13 @@ const (
 // without a trailing slash ("http://192.168.1.20:8080"). It returns "" when
 // the URL is not absolute.
 func BaseOf(uploadURL string) string {
-	u, err := url.Parse(uploadURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
+	u, ok := parseURL(uploadURL)
+	if !ok || u.scheme == "" || u.host == "" {
 		return ""
 	}
 	i := strings.LastIndex(uploadURL, api.UploadPathMark)
 	if i < 0 {
-		return strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
+		return strings.TrimSuffix(u.scheme+"://"+u.host, "/")
 	}
 	return strings.TrimSuffix(uploadURL[:i], "/")
 }
@@ -75,21 +73,28 @@ func AddressOptions(uploadURL string, candidates []string) (opts []string, selec
 // size and, when the viewer picked another address, base. An empty base
 // keeps the server's default, which is always allowed. version (see
 // CodeVersion) goes in as "v", which the server ignores; "" leaves it out.
+//
+// The query is rebuilt as url.Values.Encode writes one (sorted keys);
+// what comes before it is kept as the server wrote it.
 func QRSource(qrURL, base string, size int, version string) string {
-	u, err := url.Parse(qrURL)
-	if err != nil {
+	u, ok := parseURL(qrURL)
+	if !ok {
 		return qrURL
 	}
-	q := u.Query()
-	q.Set("size", strconv.Itoa(size))
+	q := parseQuery(u.rawQuery)
+	q = setQuery(q, "size", strconv.Itoa(size), true)
 	if base != "" {
-		q.Set("base", base)
+		q = setQuery(q, "base", base, true)
 	}
 	if version != "" {
-		q.Set("v", version)
+		q = setQuery(q, "v", version, true)
 	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	s := u.prefix + "?" + encodeQuery(q)
+	if u.fragment != "" {
+		_, frag, _ := strings.Cut(qrURL, "#")
+		s += "#" + frag
+	}
+	return s
 }
 
 // QRSize is the pixel size to ask for so that a QR shown cssPx wide stays
@@ -107,8 +112,8 @@ func QRSize(cssPx int, dpr float64) int {
 // slash, so that "http://a:8080/" and "http://a:8080" are one option.
 func normalizeBase(s string) string {
 	s = strings.TrimSpace(s)
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	u, ok := parseURL(s)
+	if !ok || (u.scheme != "http" && u.scheme != "https") || u.host == "" || u.rawQuery != "" || u.fragment != "" {
 		return ""
 	}
 	return strings.TrimSuffix(s, "/")
@@ -134,13 +139,11 @@ func WatchCommand(uploadURL, sessionID string) string {
 
 // ParseAddresses reads the answer of GET /api/addresses: {"urls":[…]}.
 func ParseAddresses(body []byte) ([]string, bool) {
-	var got struct {
-		URLs []string `json:"urls"`
-	}
-	if json.Unmarshal(body, &got) != nil {
+	var urls []string
+	if decodeAddresses(body, &urls) != nil {
 		return nil, false
 	}
-	return got.URLs, true
+	return urls, true
 }
 
 // CodeVersion is a short tag of an upload URL for the QR image's address.

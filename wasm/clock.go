@@ -78,7 +78,10 @@ func Describe(s api.Session, photos int, now time.Time, local LocalTime) Session
 }
 
 // ClockLabel writes a local time as a 24-hour clock: "09:05", "20:04".
-func ClockLabel(t time.Time) string { return t.Format("15:04") }
+func ClockLabel(t time.Time) string {
+	h, m, _ := t.Clock()
+	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
+}
 
 // DateLabel writes a local date as T.DateFormat says: "Tue 8 Dec".
 func DateLabel(t time.Time) string {

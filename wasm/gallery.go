@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"qrsync/api"
@@ -114,7 +113,7 @@ func (k OpKind) String() string {
 	case OpViewer:
 		return "viewer"
 	}
-	return fmt.Sprintf("OpKind(%d)", int(k))
+	return "OpKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Op is one change the DOM layer applies, in order. Applying a list of ops
@@ -248,6 +247,16 @@ func (g *Gallery) Viewing() string { return g.viewing }
 // never be matched by a later removed event or deduplicated on replay.
 var errNoID = errors.New("event without an id")
 
+// eventError says which event an error is about, and keeps the error
+// reachable by errors.Is (fmt.Errorf's %w without fmt).
+type eventError struct {
+	event string
+	err   error
+}
+
+func (e *eventError) Error() string { return e.event + ": " + e.err.Error() }
+func (e *eventError) Unwrap() error { return e.err }
+
 // Apply takes one event of the session stream, by its type and raw data,
 // and returns the ops that show its effect. Unknown event types are ignored
 // (a newer server may send more); malformed data is an error and changes
@@ -259,8 +268,8 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 	switch eventType {
 	case api.EventSnapshot:
 		var s api.Snapshot
-		if err := json.Unmarshal(data, &s); err != nil {
-			return nil, fmt.Errorf("snapshot event: %w", err)
+		if err := decodeSnapshot(data, &s); err != nil {
+			return nil, &eventError{"snapshot event", err}
 		}
 		ops := g.Snapshot(s.Images)
 		if !s.ExpiresAt.IsZero() {
@@ -269,37 +278,37 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 		return ops, nil
 	case api.EventImage:
 		var img api.Image
-		if err := json.Unmarshal(data, &img); err != nil {
-			return nil, fmt.Errorf("image event: %w", err)
+		if err := decodeImage(data, &img); err != nil {
+			return nil, &eventError{"image event", err}
 		}
 		if img.ID == "" {
-			return nil, fmt.Errorf("image event: %w", errNoID)
+			return nil, &eventError{"image event", errNoID}
 		}
 		return g.Add(img), nil
 	case api.EventRemoved:
 		var r api.Removed
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("removed event: %w", err)
+		if err := decodeRemoved(data, &r); err != nil {
+			return nil, &eventError{"removed event", err}
 		}
 		if r.ID == "" {
-			return nil, fmt.Errorf("removed event: %w", errNoID)
+			return nil, &eventError{"removed event", errNoID}
 		}
 		return g.Remove(r.ID), nil
 	case api.EventExpired:
 		return g.Expire(), nil
 	case api.EventUpload:
 		var p api.UploadProgress
-		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("upload event: %w", err)
+		if err := decodeProgress(data, &p); err != nil {
+			return nil, &eventError{"upload event", err}
 		}
 		if p.Upload == "" {
-			return nil, fmt.Errorf("upload event: %w", errNoID)
+			return nil, &eventError{"upload event", errNoID}
 		}
 		return g.Progress(p), nil
 	case api.EventSession:
 		var s api.Session
-		if err := json.Unmarshal(data, &s); err != nil {
-			return nil, fmt.Errorf("session event: %w", err)
+		if err := decodeSession(data, &s); err != nil {
+			return nil, &eventError{"session event", err}
 		}
 		return g.SetSession(s), nil
 	}

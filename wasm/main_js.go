@@ -402,7 +402,10 @@ func (a *app) current(f func(g *Gallery)) {
 
 // tick lets time pass for the texts and the placeholders.
 func (a *app) tick() {
-	for range time.Tick(TextsEvery) {
+	for {
+		// A sleep, not time.Tick: a ticker's channel drags time's
+		// formatting code into the binary.
+		time.Sleep(TextsEvery)
 		a.current(func(g *Gallery) {
 			a.render(g.Tick(time.Now()))
 		})

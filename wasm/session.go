@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -108,7 +107,7 @@ func ClassifyLoad(status int) LoadResult {
 // says what the status was.
 func ErrorMessage(status int, body []byte) string {
 	var e api.ErrorBody
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+	if decodeErrorBody(body, &e) == nil && e.Error.Message != "" {
 		return e.Error.Message
 	}
 	return fill(T.ErrStatus, "{status}", strconv.Itoa(status))
@@ -121,7 +120,7 @@ var errNonsense = errors.New("the server's answer is not a session")
 // want is the id asked for ("" for a new session).
 func ParseSession(body []byte, want string) (api.Session, error) {
 	var s api.Session
-	if err := json.Unmarshal(body, &s); err != nil {
+	if err := decodeSession(body, &s); err != nil {
 		return s, err
 	}
 	if !ValidID(s.ID) || s.EventsURL == "" || (want != "" && s.ID != want) {
