@@ -7,7 +7,7 @@ STATIC  := web/static
 WASM    := $(STATIC)/app.wasm
 BIN     := bin/qrsync
 
-.PHONY: all build wasm run cluster test test-deps bench-deps vet bench clean
+.PHONY: all build wasm run cluster test test-deps bench-deps vet bench bench-all clean
 
 all: build
 
@@ -44,8 +44,15 @@ test: test-deps wasm vet
 bench-deps:
 	./scripts/bench-deps.sh
 
-bench: bench-deps wasm
+# The speed figures beside their same-run references and goals, as one
+# Markdown table (BENCHMARKS.md); ARGS="-short" for a quick look,
+# ARGS="-only fanout" for one group. Every benchmark: bench-all.
+bench: test-deps bench-deps wasm
+	$(GO) run ./internal/benchtable $(ARGS)
+
+bench-all: bench-deps wasm
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 clean:
-	rm -rf bin $(WASM) $(WASM).gz $(STATIC)/wasm_exec.js test-output
+	rm -rf bin $(WASM) $(STATIC)/wasm_exec.js test-output
+	rm -f $(STATIC)/*.br $(STATIC)/*.gz $(STATIC)/precompress.sums
