@@ -45,27 +45,35 @@ func TestScaledThumbnailQuality(t *testing.T) {
 	for _, p := range photos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			full, err := jpeg.Decode(bytes.NewReader(p.data))
+			db, w, h, scale, err := scaledPSNR(p.data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, h := full.Bounds().Dx(), full.Bounds().Dy()
-			tw, th := thumbSize(w, h, DefaultThumbSize)
-			want := imaging.Resize(full, tw, th, imaging.Lanczos)
-
-			scale := jpegscale.ScaleFor(w, h, DefaultThumbSize)
-			small, err := jpegscale.DecodeScaled(bytes.NewReader(p.data), scale)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := resizeTo(small, tw, th)
-			db := psnr(want, got)
 			t.Logf("%dx%d decoded at 1/%d: thumbnail %.1f dB from a full decode and Lanczos", w, h, scale, db)
 			if db < 35 {
 				t.Errorf("PSNR %.1f dB, want at least 35", db)
 			}
 		})
 	}
+}
+
+// scaledPSNR is how close the thumbnail of a JPEG decoded at reduced
+// scale comes to the reference, a full decode and a Lanczos fit, in dB;
+// with the photo's size and the scale it was decoded at.
+func scaledPSNR(data []byte) (db float64, w, h, scale int, err error) {
+	full, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	w, h = full.Bounds().Dx(), full.Bounds().Dy()
+	tw, th := thumbSize(w, h, DefaultThumbSize)
+	want := imaging.Resize(full, tw, th, imaging.Lanczos)
+	scale = jpegscale.ScaleFor(w, h, DefaultThumbSize)
+	small, err := jpegscale.DecodeScaled(bytes.NewReader(data), scale)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	return psnr(want, resizeTo(small, tw, th)), w, h, scale, nil
 }
 
 // psnr is the peak signal-to-noise ratio of b against a over RGB, in dB.

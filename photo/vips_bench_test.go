@@ -19,7 +19,8 @@ import (
 // BenchmarkThumbnailCPU is the CPU one thumbnail costs Process (all its
 // threads, from getrusage), beside libvips' vipsthumbnail on the same
 // file in the same run, net of vipsthumbnail's start-up (its CPU for a
-// 16x16 JPEG): cpu-ms, vips-cpu-ms and their ratio. make bench installs
+// 16x16 JPEG): cpu-ms, vips-cpu-ms and their ratio; and psnr-dB, the
+// thumbnail's distance from a full decode and Lanczos fit. make bench installs
 // vipsthumbnail (scripts/bench-deps.sh).
 func BenchmarkThumbnailCPU(b *testing.B) {
 	vips, err := exec.LookPath("vipsthumbnail")
@@ -67,6 +68,13 @@ func BenchmarkThumbnailCPU(b *testing.B) {
 			b.ReportMetric(float64(ours)/1e6, "cpu-ms")
 			b.ReportMetric(float64(ref)/1e6, "vips-cpu-ms")
 			b.ReportMetric(float64(ours)/float64(ref), "x-vips")
+			// Speed at no cost to the picture: its distance from a full
+			// decode and Lanczos fit (goal: at least 35 dB).
+			db, _, _, _, err := scaledPSNR(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(db, "psnr-dB")
 		})
 	}
 }
