@@ -13,10 +13,12 @@ all: build
 
 # The wasm client and its loader are build outputs (gitignored). The loader
 # must come from the same Go as the .wasm, so it is copied, not committed.
+# Then every static asset gets its brotli and gzip variants (also outputs),
+# which the server sends to browsers that take them (server/pages.go).
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) ./wasm
 	cp "$(GOROOT)/lib/wasm/wasm_exec.js" $(STATIC)/wasm_exec.js
-	gzip -9 -k -f $(WASM)
+	$(GO) run ./internal/precompress $(STATIC)
 
 build: wasm
 	$(GO) build -trimpath -o $(BIN) ./cmd/qrsync

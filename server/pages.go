@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,9 +13,11 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"sort"
+	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/andybalholm/brotli"
 	"github.com/cloudwego/hertz/pkg/app"
 
 	"qrsync/storage"
@@ -28,8 +33,16 @@ var staticFS = func() fs.FS {
 	return sub
 }()
 
+// siteAssets are the embedded files as they are served: hashed, their
+// pages rewritten to name the hashed URLs, with their compressed
+// variants. The embedded bytes never change while the process runs, so
+// this is worked out once, at start-up.
+var siteAssets = loadAssets(staticFS)
+
 func (s *Server) pcPage(_ context.Context, c *app.RequestContext) {
-	s.serveAsset(c, "index.html")
+	// no-cache with a strong validator: a reload costs a 304, and a new
+	// build's page (naming new asset URLs) is seen at once.
+	s.serveAsset(c, siteAssets.byName["index.html"], cacheRevalidate)
 }
 
 // phonePage serves the upload page for a live token, and a plain page that
@@ -39,8 +52,11 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 	_, err := s.sessionByToken(ctx, c, c.Param("token"))
 	switch {
 	case err == nil:
-		c.Response.Header.Set("Cache-Control", "no-store")
-		s.serveAsset(c, "upload.html")
+		// no-store: which page this address gets depends on the token's
+		// state at the moment of asking (live: the upload page; replaced
+		// or ended: the dead-link page), so no cache may answer for it,
+		// not even after a revalidation. Its assets are cached as any.
+		s.serveAsset(c, siteAssets.byName["upload.html"], cacheNoStore)
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
 		// A mistyped link and an ended one call for different things: a
 		// closer look at the address, or the code the computer shows now.
@@ -49,7 +65,7 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 		if status == http.StatusNotFound {
 			page = deadLink{Title: "This link was not found", Message: "Check the address, or scan the QR code on the computer again."}
 		}
-		c.Response.Header.Set("Cache-Control", "no-store")
+		c.Response.Header.Set("Cache-Control", cacheNoStore)
 		var b strings.Builder
 		deadLinkPage.Execute(&b, page)
 		c.Data(status, "text/html; charset=utf-8", []byte(b.String()))
@@ -61,72 +77,282 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 // deadLink is what the page for a link that takes no photos says.
 type deadLink struct{ Title, Message string }
 
-var deadLinkPage = template.Must(template.New("dead").Parse(`<!doctype html>
+var deadLinkPage = template.Must(template.New("dead").Parse(siteAssets.rewrite.Replace(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>qrsync — {{.Title}}</title><link rel="stylesheet" href="/static/theme.css">
 <link rel="stylesheet" href="/static/upload.css"></head>
 <body><main class="dead-link"><h1>{{.Title}}</h1>
 <p>{{.Message}}</p></main></body></html>
-`))
+`)))
 
-// static serves web/static. The wasm client is served gzipped when the
-// build left a .gz beside it and the browser accepts it: it is most of the
-// page's weight.
-func (s *Server) static(_ context.Context, c *app.RequestContext) {
-	name := strings.TrimPrefix(path.Clean("/"+c.Param("file")), "/")
-	s.serveAsset(c, name)
+// Static assets (docs/api.md, "Static assets").
+//
+// Every embedded file but the pages (*.html) is served twice:
+//
+//   - under its hashed URL, /static/<stem>.<hash><ext> (app.wasm →
+//     /static/app.0123456789abcdef.wasm; hash: the first 16 hex digits of
+//     the SHA-256 of the file), with Cache-Control cacheImmutable: the
+//     address changes whenever the bytes do, so a browser never needs to
+//     ask again. A hash that is not the current one answers 404.
+//   - under its plain URL, /static/<name>, with no-cache and a validator,
+//     for pages and links that name it so (an old page still open).
+//
+// The pages name the hashed URLs: at start-up every "/static/<name>" in
+// them (quotes included) is replaced with the hashed URL of <name>.
+//
+// Each answer is the best encoding the request accepts of those there
+// are: brotli, gzip, identity. For the assets the variants are made at
+// build time (`make wasm` runs internal/precompress: <name>.br, <name>.gz
+// and precompress.sums, the SHA-256 of each source), and one is used only
+// while the sum still matches the embedded file, so an asset edited after
+// the build is served as it is now, uncompressed, never stale. Nothing is
+// compressed per request: a fresh clone without built variants serves
+// identity. The pages, rewritten here, are compressed here, once.
+const (
+	cacheImmutable  = "public, max-age=31536000, immutable"
+	cacheRevalidate = "no-cache"
+	cacheNoStore    = "no-store"
+	// sumsFile lists the SHA-256 of each file internal/precompress made
+	// variants of, as sha256sum writes it.
+	sumsFile = "precompress.sums"
+)
+
+// variant is one encoding of an asset.
+type variant struct {
+	body []byte
+	etag string // strong, of these very bytes
 }
 
-func (s *Server) serveAsset(c *app.RequestContext, name string) {
-	if name == "" || !fs.ValidPath(name) {
-		s.writeError(c, storage.ErrNotFound)
-		return
+func newVariant(b []byte) *variant {
+	sum := sha256.Sum256(b)
+	return &variant{body: b, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+// asset is one file of web/static as it is served.
+type asset struct {
+	name     string // under web/static: "app.wasm"
+	ctype    string
+	url      string // its hashed URL; "" for a page
+	identity *variant
+	br, gz   *variant // nil when there is none
+}
+
+type assetSet struct {
+	byName   map[string]*asset // "app.wasm", "index.html"
+	byHashed map[string]*asset // "app.0123456789abcdef.wasm"
+	// rewrite puts the hashed URLs into a page.
+	rewrite *strings.Replacer
+}
+
+// hashedName is the one place the hashed URLs' layout is decided:
+// "app.wasm" with content hash h is "app.<h>.wasm", served at
+// /static/app.<h>.wasm.
+func hashedName(name, hash string) string {
+	ext := path.Ext(name)
+	return strings.TrimSuffix(name, ext) + "." + hash + ext
+}
+
+func isPage(name string) bool { return path.Ext(name) == ".html" }
+
+// isVariant tells the build's own outputs, which are served only as an
+// encoding of their source.
+func isVariant(fsys fs.FS, name string) bool {
+	if name == sumsFile {
+		return true
 	}
-	ctype := mime.TypeByExtension(path.Ext(name))
-	switch path.Ext(name) {
-	case ".wasm":
-		ctype = "application/wasm" // instantiateStreaming insists on it
-	case ".js":
-		ctype = "text/javascript; charset=utf-8"
-	}
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	// no-cache with a validator: a reload costs a 304, not the wasm again.
-	c.Response.Header.Set("Cache-Control", "no-cache")
-	c.Response.Header.Set("Vary", "Accept-Encoding")
-	file := name
-	if strings.Contains(string(c.GetHeader("Accept-Encoding")), "gzip") {
-		if _, err := fs.Stat(staticFS, name+".gz"); err == nil {
-			file = name + ".gz"
-			c.Response.Header.Set("Content-Encoding", "gzip")
+	for _, ext := range []string{".br", ".gz"} {
+		if src, ok := strings.CutSuffix(name, ext); ok {
+			if _, err := fs.Stat(fsys, src); err == nil {
+				return true
+			}
 		}
 	}
-	b, err := fs.ReadFile(staticFS, file)
+	return false
+}
+
+func loadAssets(fsys fs.FS) *assetSet {
+	set := &assetSet{byName: map[string]*asset{}, byHashed: map[string]*asset{}}
+	sums := readSums(fsys)
+	var names []string
+	fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !isVariant(fsys, name) {
+			names = append(names, name)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	var pairs, pages []string
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			continue
+		}
+		a := &asset{name: name, ctype: contentType(name)}
+		set.byName[name] = a
+		if isPage(name) {
+			pages = append(pages, name)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		a.identity = newVariant(b)
+		hashed := hashedName(name, hex.EncodeToString(sum[:8]))
+		a.url = "/static/" + hashed
+		set.byHashed[hashed] = a
+		if sums[name] == hex.EncodeToString(sum[:]) {
+			if br, err := fs.ReadFile(fsys, name+".br"); err == nil {
+				a.br = newVariant(br)
+			}
+			if gz, err := fs.ReadFile(fsys, name+".gz"); err == nil {
+				a.gz = newVariant(gz)
+			}
+		}
+		pairs = append(pairs, `"/static/`+name+`"`, `"`+a.url+`"`)
+	}
+	set.rewrite = strings.NewReplacer(pairs...)
+	for _, name := range pages {
+		b, _ := fs.ReadFile(fsys, name)
+		a := set.byName[name]
+		body := []byte(set.rewrite.Replace(string(b)))
+		a.identity = newVariant(body)
+		a.br, a.gz = compress(body)
+	}
+	return set
+}
+
+// readSums reads precompress.sums: "<sha256 hex>  <name>" lines.
+func readSums(fsys fs.FS) map[string]string {
+	sums := map[string]string{}
+	b, err := fs.ReadFile(fsys, sumsFile)
 	if err != nil {
+		return sums
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		sum, name, ok := strings.Cut(sc.Text(), "  ")
+		if ok {
+			sums[name] = sum
+		}
+	}
+	return sums
+}
+
+// compress makes the brotli and gzip variants of a page; either is nil
+// when it would not be smaller.
+func compress(b []byte) (br, gz *variant) {
+	var bb bytes.Buffer
+	w := brotli.NewWriterLevel(&bb, brotli.BestCompression)
+	w.Write(b)
+	w.Close()
+	if bb.Len() < len(b) {
+		br = newVariant(bb.Bytes())
+	}
+	var gb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gb, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	if gb.Len() < len(b) {
+		gz = newVariant(gb.Bytes())
+	}
+	return br, gz
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".wasm":
+		return "application/wasm" // instantiateStreaming insists on it
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	}
+	if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
+		return ctype
+	}
+	return "application/octet-stream"
+}
+
+// static serves web/static: a hashed URL as immutable, a plain one with
+// no-cache.
+func (s *Server) static(_ context.Context, c *app.RequestContext) {
+	name := strings.TrimPrefix(path.Clean("/"+c.Param("file")), "/")
+	if a := siteAssets.byHashed[name]; a != nil {
+		s.serveAsset(c, a, cacheImmutable)
+		return
+	}
+	s.serveAsset(c, siteAssets.byName[name], cacheRevalidate)
+}
+
+// serveAsset answers with the best encoding of a that the request
+// accepts, or 304 when the request's validator matches it.
+func (s *Server) serveAsset(c *app.RequestContext, a *asset, cacheControl string) {
+	if a == nil {
 		s.writeError(c, storage.ErrNotFound)
 		return
 	}
-	etag := assetETag(file, b)
-	c.Response.Header.Set("ETag", etag)
-	if string(c.GetHeader("If-None-Match")) == etag {
+	v, enc := a.identity, ""
+	accept := string(c.GetHeader("Accept-Encoding"))
+	switch {
+	case a.br != nil && acceptsEncoding(accept, "br"):
+		v, enc = a.br, "br"
+	case a.gz != nil && acceptsEncoding(accept, "gzip"):
+		v, enc = a.gz, "gzip"
+	}
+	h := &c.Response.Header
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("ETag", v.etag)
+	if etagMatches(string(c.GetHeader("If-None-Match")), v.etag) {
 		c.SetStatusCode(http.StatusNotModified)
 		return
 	}
-	c.Data(http.StatusOK, ctype, b)
+	if enc != "" {
+		h.Set("Content-Encoding", enc)
+	}
+	c.Data(http.StatusOK, a.ctype, v.body)
 }
 
-// assetETags caches each embedded file's validator: the files never change
-// while the process runs.
-var assetETags sync.Map // name → `"sha256 prefix"`
-
-func assetETag(name string, b []byte) string {
-	if v, ok := assetETags.Load(name); ok {
-		return v.(string)
+// acceptsEncoding reports whether an Accept-Encoding header takes coding
+// (by name, or by "*" when it is not named) with a q above 0.
+func acceptsEncoding(header, coding string) bool {
+	star := false
+	for _, item := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(item, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		ok := qualityAbove0(params)
+		switch name {
+		case coding:
+			return ok
+		case "*":
+			star = ok
+		}
 	}
-	sum := sha256.Sum256(b)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	assetETags.Store(name, etag)
-	return etag
+	return star
+}
+
+func qualityAbove0(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q > 0
+		}
+	}
+	return true
+}
+
+// etagMatches is If-None-Match's weak comparison (RFC 9110 13.1.2).
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,17 @@
 // Content-Security-Policy allows no inline script. If either file is
 // missing (a fresh clone that was never built) the page says so instead of
 // sitting there.
+//
+// It also paints the QR before the client has loaded: downloading and
+// compiling app.wasm takes far longer than asking for a session, so this
+// script asks at once — for the session the client is about to pick (the
+// one a link hands over, else the stored one), or for a new one, which it
+// stores where the client looks (localStorage "qrsync.session", or
+// window.qrsyncLink when storage is refused). The client is started only
+// once that is settled, so it picks up the same session rather than make
+// another, and it computes the very same QR address (wasm/addresses.go:
+// QRSource, QRSize, CodeVersion), so it neither fetches nor redraws the
+// code. Whatever goes wrong here is left to the client, which says so.
 (function () {
   "use strict";
 
@@ -17,7 +28,15 @@
     } catch (e) { /* the client tries again */ }
   }
 
+  // The asset URLs come from the page (the server names their hashed,
+  // long-cached addresses there), with the plain ones as a fallback.
+  var me = document.currentScript;
+  var WASM = (me && me.getAttribute("data-wasm")) || "/static/app.wasm";
+  var WASM_EXEC = (me && me.getAttribute("data-wasm-exec")) || "/static/wasm_exec.js";
+
   var NOT_BUILT = "Can't start — the client is not built: run make";
+  var STORAGE_KEY = "qrsync.session"; // wasm/session.go: StorageKey
+  var QR_CSS_PX = 280; // wasm/main_js.go: qrCSSSize
 
   function say(text) {
     var m = document.getElementById("message");
@@ -46,7 +65,7 @@
   // instantiateStreaming compiles while the bytes arrive, but only when the
   // server says application/wasm; anything else falls back to a buffer.
   function instantiate(go) {
-    var url = "/static/app.wasm";
+    var url = WASM;
     return fetch(url).then(function (resp) {
       if (!resp.ok) {
         throw new Error("missing " + url);
@@ -64,8 +83,171 @@
     });
   }
 
-  function start() {
-    loadScript("/static/wasm_exec.js")
+  // --- The early QR -------------------------------------------------------
+
+  // validID is wasm/session.go's ValidID.
+  function validID(s) {
+    return typeof s === "string" && s.length > 0 && s.length <= 128 && /^[A-Za-z0-9_-]+$/.test(s);
+  }
+
+  function storage() {
+    try {
+      return window.localStorage || null;
+    } catch (e) {
+      return null; // a SecurityError where storage is refused
+    }
+  }
+
+  function stored() {
+    try {
+      var ls = storage();
+      return ls ? ls.getItem(STORAGE_KEY) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // keep makes id the session the client picks: stored, or handed over as
+  // a link where storage is refused (the client then stores it in memory).
+  function keep(id) {
+    try {
+      var ls = storage();
+      if (ls) {
+        ls.setItem(STORAGE_KEY, id);
+        if (ls.getItem(STORAGE_KEY) === id) {
+          return;
+        }
+      }
+    } catch (e) { /* refused: fall through */ }
+    window.qrsyncLink = "#s=" + id;
+  }
+
+  // codeVersion is wasm/addresses.go's CodeVersion: FNV-1a (32 bits) of the
+  // upload URL's bytes, in base 36.
+  function codeVersion(uploadUrl) {
+    var bytes = window.TextEncoder ? new TextEncoder().encode(uploadUrl) : null;
+    var n = bytes ? bytes.length : uploadUrl.length;
+    var h = 2166136261;
+    for (var i = 0; i < n; i++) {
+      h ^= bytes ? bytes[i] : uploadUrl.charCodeAt(i) & 0xff;
+      h = Math.imul(h, 16777619) >>> 0;
+    }
+    return (h >>> 0).toString(36);
+  }
+
+  // qrSize is wasm/addresses.go's QRSize for the page's QR.
+  function qrSize() {
+    var dpr = Number(window.devicePixelRatio);
+    if (!(dpr >= 1)) {
+      dpr = 1;
+    }
+    return Math.min(Math.max(Math.floor(QR_CSS_PX * dpr + 0.5), 128), 1024);
+  }
+
+  // qrSource is wasm/addresses.go's QRSource with the server's own
+  // address, for the qrUrl the server writes (a path without a query).
+  // Another shape still shows; the client may then ask once more.
+  function qrSource(s) {
+    var q = "size=" + qrSize() + "&v=" + codeVersion(s.uploadUrl || "");
+    return s.qrUrl + (s.qrUrl.indexOf("?") < 0 ? "?" : "&") + q;
+  }
+
+  // paint shows session s's code (and link) now, or once the page is
+  // parsed. It resolves once the code is on the screen (or could not be),
+  // so that the client, whose start-up holds the main thread for a while,
+  // does not hold the code back.
+  function paint(s) {
+    return new Promise(function (resolve) {
+      if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", function () { paint(s).then(resolve); });
+        return;
+      }
+      if (!s || !validID(s.id) || typeof s.qrUrl !== "string" || s.qrUrl.charAt(0) !== "/") {
+        resolve();
+        return;
+      }
+      var link = document.getElementById("upload-url");
+      if (link && typeof s.uploadUrl === "string" && /^https?:\/\//.test(s.uploadUrl) && link.textContent === "…") {
+        link.setAttribute("href", s.uploadUrl);
+        link.textContent = s.uploadUrl;
+      }
+      var img = document.getElementById("qr");
+      if (!img || img.getAttribute("src")) {
+        resolve();
+        return;
+      }
+      var done = false;
+      function shown() {
+        if (done) {
+          return;
+        }
+        done = true;
+        // The frame after the one that draws it: the code is on screen.
+        if (window.requestAnimationFrame) {
+          requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(); }); });
+        } else {
+          resolve();
+        }
+      }
+      img.addEventListener("load", shown);
+      img.addEventListener("error", shown);
+      setTimeout(shown, 1500); // a slow code must not keep the client waiting
+      img.setAttribute("src", qrSource(s));
+    });
+  }
+
+  function json(resp) {
+    return resp.ok ? resp.json() : null;
+  }
+
+  var acceptJSON = { headers: { "Accept": "application/json" } };
+
+  // early asks for the session the client will show and paints its code.
+  // It always resolves: when it ends, the client may start.
+  function early() {
+    if (!window.fetch || !window.Promise) {
+      return Promise.resolve();
+    }
+    var id = "";
+    var link = typeof window.qrsyncLink === "string" ? window.qrsyncLink : "";
+    if (link.indexOf("#s=") === 0) {
+      id = link.slice(3);
+      if (!validID(id)) {
+        return Promise.resolve(); // the client says what is wrong with it
+      }
+    } else if (validID(stored())) {
+      id = stored();
+    }
+    var ask = id
+      ? fetch("/api/sessions/" + id, acceptJSON).then(json).then(function (s) {
+        if (s && s.id === id) {
+          return paint(s);
+        }
+      })
+      : fetch("/api/sessions", { method: "POST", headers: acceptJSON.headers }).then(json).then(function (s) {
+        // Stored before the client starts, and only if it is usable, so
+        // the client shows this session and never a second one.
+        if (s && validID(s.id) && typeof s.eventsUrl === "string" && s.eventsUrl !== "") {
+          keep(s.id);
+          return paint(s);
+        }
+      });
+    return ask.catch(function (err) {
+      if (window.console) {
+        console.warn("qrsync: early code:", err);
+      }
+    });
+  }
+
+  // --- Start --------------------------------------------------------------
+
+  function start(ready) {
+    // The client starts once the code is on screen: compiling app.wasm and
+    // the Go runtime's start hold the CPU, and the main thread, long
+    // enough to hold the code back. Its bytes are downloading meanwhile
+    // (the page preloads them).
+    var client = ready
+      .then(function () { return loadScript(WASM_EXEC); })
       .then(function () {
         if (typeof Go !== "function") {
           throw new Error("missing Go runtime");
@@ -74,7 +256,8 @@
         return instantiate(go).then(function (result) {
           return go.run(result.instance); // resolves only if the client exits
         });
-      })
+      });
+    client
       .then(function () {
         say("The client stopped — reload the page.");
       })
@@ -96,9 +279,13 @@
     });
     return;
   }
+  // The script is async: it runs as soon as it arrives, maybe before the
+  // page is parsed. The session is asked for at once; the code is painted,
+  // and the client started, once the page is there.
+  var ready = early();
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
+    document.addEventListener("DOMContentLoaded", function () { start(ready); });
   } else {
-    start();
+    start(ready);
   }
 })();
