@@ -20,19 +20,7 @@ import (
 // 400x300 for a 12 MP photo.
 func resizeYCbCr(src *image.YCbCr, tw, th int, filter imaging.ResampleFilter) *image.NRGBA {
 	w, h := src.Rect.Dx(), src.Rect.Dy()
-	var hs, vs uint // log2 of the chroma subsampling
-	switch src.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		hs = 1
-	case image.YCbCrSubsampleRatio420:
-		hs, vs = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		vs = 1
-	case image.YCbCrSubsampleRatio411:
-		hs = 2
-	case image.YCbCrSubsampleRatio410:
-		hs, vs = 2, 1
-	}
+	hs, vs := chromaShift(src.SubsampleRatio)
 	hw, vw := makeWeights(tw, w, filter, packedWeightBits), makeWeights(th, h, filter, weightBits)
 	if hw.absSum > packedMaxSum {
 		// A filter whose sums could overflow a lane (none of imaging's).
@@ -247,4 +235,22 @@ func resizeYCbCrCost(w, h, tw, th, procs int64, support float64) int64 {
 	}
 	c := 3*2*tw*h + 4*tw*th + weights(tw, w) + weights(th, h)
 	return c + procs*(8*w+3*4*tw)
+}
+
+// chromaShift is the log2 of a YCbCr picture's chroma subsampling,
+// across and down.
+func chromaShift(r image.YCbCrSubsampleRatio) (hs, vs uint) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return 1, 0
+	case image.YCbCrSubsampleRatio420:
+		return 1, 1
+	case image.YCbCrSubsampleRatio440:
+		return 0, 1
+	case image.YCbCrSubsampleRatio411:
+		return 2, 0
+	case image.YCbCrSubsampleRatio410:
+		return 2, 1
+	}
+	return 0, 0
 }

@@ -91,19 +91,8 @@ func boxReduceYCbCr(src *image.YCbCr, k, ow, oh int) *image.NRGBA {
 	w, h := src.Rect.Dx(), src.Rect.Dy()
 	dst := image.NewNRGBA(image.Rect(0, 0, ow, oh))
 	// Chroma column of every source column, once.
-	var hs, vs int
-	switch src.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		hs = 1
-	case image.YCbCrSubsampleRatio420:
-		hs, vs = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		vs = 1
-	case image.YCbCrSubsampleRatio411:
-		hs = 2
-	case image.YCbCrSubsampleRatio410:
-		hs, vs = 2, 1
-	}
+	shs, svs := chromaShift(src.SubsampleRatio)
+	hs, vs := int(shs), int(svs)
 	cx := make([]int, w)
 	for x := range cx {
 		cx[x] = (src.Rect.Min.X+x)>>hs - src.Rect.Min.X>>hs
