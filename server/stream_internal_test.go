@@ -54,7 +54,17 @@ func TestChunkWriterFramesTheBody(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	resp, err := http.ReadResponse(bufio.NewReader(viewer), nil)
+	body := readResponseBody(t, viewer)
+	if want := "data: 1\n\n: keep-alive\ndata: 2\n\n"; string(body) != want {
+		t.Fatalf("body = %q, want %q", body, want)
+	}
+}
+
+// readResponseBody reads an HTTP/1.1 response from conn as a standard
+// client does, and returns its body.
+func readResponseBody(t *testing.T, conn net.Conn) []byte {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +72,7 @@ func TestChunkWriterFramesTheBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "data: 1\n\n: keep-alive\ndata: 2\n\n"; string(body) != want {
-		t.Fatalf("body = %q, want %q", body, want)
-	}
+	return body
 }
 
 // A frame the tail shares is exactly the chunk the stream's own writer
@@ -90,14 +98,7 @@ func TestFramesAreChunksOfTheBody(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	resp, err := http.ReadResponse(bufio.NewReader(viewer), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := readResponseBody(t, viewer)
 	want := "id: 7\nevent: image\ndata: {\"id\":\"a\"}\n\n: keep-alive\nid: 8-0\nevent: removed\ndata: {}\n\n"
 	if string(body) != want {
 		t.Fatalf("body = %q, want %q", body, want)
