@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need and is not part of the module: headless
-# Chromium and Firefox ESR, redis-server, and nginx and curl (the load
+# Chromium and Firefox ESR, a font for Chinese text, redis-server, and nginx and curl (the load
 # balancer and the probe of scripts/cluster.sh and its test), from Debian's
 # packages, and the S3 server versitygw, built with `go install`. As root
 # it installs what is missing; otherwise it names what is missing and
@@ -18,6 +18,8 @@ command -v firefox-esr >/dev/null 2>&1 || apt_need+=(firefox-esr)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || apt_need+=(redis-server)
 # nginx lives in /usr/sbin, which a non-root PATH often lacks.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_need+=(nginx)
+# The Chinese pages' screenshots need a font with Han characters.
+{ command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; } || apt_need+=(fonts-noto-cjk)
 # scripts/cluster.sh probes its pieces and creates its S3 bucket with curl.
 command -v curl >/dev/null 2>&1 || apt_need+=(curl)
 

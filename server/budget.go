@@ -36,7 +36,7 @@ var errDecodeBusy = errors.New("decode deferred")
 
 // errNeverFits is a decode larger than the whole budget: it could never
 // run, so waiting for it would be a lie.
-var errNeverFits = newUserError(photo.ErrTooManyPixels, "That image needs more memory to open than this server allows.")
+var errNeverFits = newUserError(photo.ErrTooManyPixels, "error.neverFits")
 
 // tryAdmit is photo.Options.Admit for a decode that runs while the upload
 // arrives: it never waits.

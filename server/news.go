@@ -240,8 +240,8 @@ func (pr *progress) ended() {
 
 // failed reports why the file was refused, in the words the phone hears.
 func (pr *progress) failed(err error) {
-	_, code, msg := statusOf(err)
-	pr.p.Error = &api.ErrorDetail{Code: code, Message: msg}
+	_, code, m := statusOf(err)
+	pr.p.Error = &api.ErrorDetail{Code: code, Message: m.in(catalogFrom(pr.ctx))}
 	pr.publish()
 }
 

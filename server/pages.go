@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -20,6 +21,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/cloudwego/hertz/pkg/app"
 
+	"qrsync/locale"
 	"qrsync/storage"
 	"qrsync/web"
 )
@@ -42,7 +44,7 @@ var siteAssets = loadAssets(staticFS)
 func (s *Server) pcPage(_ context.Context, c *app.RequestContext) {
 	// no-cache with a strong validator: a reload costs a 304, and a new
 	// build's page (naming new asset URLs) is seen at once.
-	s.serveAsset(c, siteAssets.byName["index.html"], cacheRevalidate)
+	s.serveAsset(c, siteAssets.page("index.html", catalogFor(c)), cacheRevalidate)
 }
 
 // phonePage serves the upload page for a live token, and a plain page that
@@ -56,16 +58,19 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 		// state at the moment of asking (live: the upload page; replaced
 		// or ended: the dead-link page), so no cache may answer for it,
 		// not even after a revalidation. Its assets are cached as any.
-		s.serveAsset(c, siteAssets.byName["upload.html"], cacheNoStore)
+		s.serveAsset(c, siteAssets.page("upload.html", catalogFor(c)), cacheNoStore)
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrExpired):
 		// A mistyped link and an ended one call for different things: a
 		// closer look at the address, or the code the computer shows now.
-		status, _, msg := statusOf(err)
-		page := deadLink{Title: "This link has ended", Message: msg}
+		status, _, m := statusOf(err)
+		cat := catalogFor(c)
+		page := deadLink{Lang: cat.Lang, Title: cat.T("link.endedTitle"), Message: m.in(cat)}
 		if status == http.StatusNotFound {
-			page = deadLink{Title: "This link was not found", Message: "Check the address, or scan the QR code on the computer again."}
+			page.Title, page.Message = cat.T("link.notFoundTitle"), cat.T("link.notFoundHint")
 		}
-		c.Response.Header.Set("Cache-Control", cacheNoStore)
+		h := &c.Response.Header
+		h.Set("Cache-Control", cacheNoStore)
+		h.Set("Content-Language", cat.Lang)
 		var b strings.Builder
 		deadLinkPage.Execute(&b, page)
 		c.Data(status, "text/html; charset=utf-8", []byte(b.String()))
@@ -75,10 +80,10 @@ func (s *Server) phonePage(ctx context.Context, c *app.RequestContext) {
 }
 
 // deadLink is what the page for a link that takes no photos says.
-type deadLink struct{ Title, Message string }
+type deadLink struct{ Lang, Title, Message string }
 
 var deadLinkPage = template.Must(template.New("dead").Parse(siteAssets.rewrite.Replace(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>qrsync — {{.Title}}</title><link rel="stylesheet" href="/static/theme.css">
 <link rel="stylesheet" href="/static/upload.css"></head>
@@ -108,7 +113,8 @@ var deadLinkPage = template.Must(template.New("dead").Parse(siteAssets.rewrite.R
 // while the sum still matches the embedded file, so an asset edited after
 // the build is served as it is now, uncompressed, never stale. Nothing is
 // compressed per request: a fresh clone without built variants serves
-// identity. The pages, rewritten here, are compressed here, once.
+// identity. The pages, rewritten here, are rendered once per language at
+// start-up and compressed then.
 const (
 	cacheImmutable  = "public, max-age=31536000, immutable"
 	cacheRevalidate = "no-cache"
@@ -134,6 +140,7 @@ type asset struct {
 	name     string // under web/static: "app.wasm"
 	ctype    string
 	url      string // its hashed URL; "" for a page
+	lang     string // a page's language; "" for an asset
 	identity *variant
 	br, gz   *variant // nil when there is none
 }
@@ -141,6 +148,9 @@ type asset struct {
 type assetSet struct {
 	byName   map[string]*asset // "app.wasm", "index.html"
 	byHashed map[string]*asset // "app.0123456789abcdef.wasm"
+	// pages are the pages (*.html) by name, then by language: each
+	// rendered once per catalog.
+	pages map[string]map[string]*asset
 	// rewrite puts the hashed URLs into a page.
 	rewrite *strings.Replacer
 }
@@ -172,7 +182,7 @@ func isVariant(fsys fs.FS, name string) bool {
 }
 
 func loadAssets(fsys fs.FS) *assetSet {
-	set := &assetSet{byName: map[string]*asset{}, byHashed: map[string]*asset{}}
+	set := &assetSet{byName: map[string]*asset{}, byHashed: map[string]*asset{}, pages: map[string]map[string]*asset{}}
 	sums := readSums(fsys)
 	var names []string
 	fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
@@ -212,12 +222,78 @@ func loadAssets(fsys fs.FS) *assetSet {
 	set.rewrite = strings.NewReplacer(pairs...)
 	for _, name := range pages {
 		b, _ := fs.ReadFile(fsys, name)
-		a := set.byName[name]
-		body := []byte(set.rewrite.Replace(string(b)))
-		a.identity = newVariant(body)
-		a.br, a.gz = compress(body)
+		delete(set.byName, name) // served at their own routes, in a language
+		set.pages[name] = map[string]*asset{}
+		for _, cat := range locale.All() {
+			body, err := renderPage(name, set.rewrite.Replace(string(b)), cat)
+			if err != nil {
+				panic(err) // embedded: the tests see a broken page first
+			}
+			a := &asset{name: name, ctype: contentType(name), lang: cat.Lang}
+			a.identity = newVariant(body)
+			a.br, a.gz = compress(body)
+			set.pages[name][cat.Lang] = a
+		}
 	}
 	return set
+}
+
+// page is the page name in the language of cat.
+func (set *assetSet) page(name string, cat *locale.Catalog) *asset {
+	return set.pages[name][cat.Lang]
+}
+
+// pageData is what a page template is given.
+type pageData struct {
+	Lang  string            // the page's language, for <html lang>
+	Langs []*locale.Catalog // for the language switch
+	// LangCookie is the cookie the switch sets to the chosen tag.
+	LangCookie string
+	// Messages are the page's dynamic texts (its catalog's keys with the
+	// page's prefix), for its script: data, not code, so the wasm client
+	// carries no catalog of its own.
+	Messages map[string]string
+}
+
+// pagePrefix names which catalog keys each page's script is handed.
+var pagePrefix = map[string]string{"index.html": "pc.", "upload.html": "phone."}
+
+// renderPage executes page src, an html/template, in cat's language. Its
+// texts are {{t "key"}}; {{emph "key" "slot" "key2"}} fills the slot with
+// key2's text in <strong>. A key the catalog lacks is an error, so a page
+// never ships with a hole.
+func renderPage(name, src string, cat *locale.Catalog) ([]byte, error) {
+	t := func(key string) (string, error) {
+		if !cat.Has(key) {
+			return "", fmt.Errorf("%s: no message %q in %s", name, key, cat.Lang)
+		}
+		return cat.T(key), nil
+	}
+	emph := func(key string, slotKeys ...string) (template.HTML, error) {
+		text, err := t(key)
+		if err != nil {
+			return "", err
+		}
+		pairs := []string{}
+		for i := 0; i+1 < len(slotKeys); i += 2 {
+			inner, err := t(slotKeys[i+1])
+			if err != nil {
+				return "", err
+			}
+			pairs = append(pairs, "{"+slotKeys[i]+"}", "<strong>"+template.HTMLEscapeString(inner)+"</strong>")
+		}
+		return template.HTML(strings.NewReplacer(pairs...).Replace(template.HTMLEscapeString(text))), nil
+	}
+	tmpl, err := template.New(name).Funcs(template.FuncMap{"t": t, "emph": emph}).Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err = tmpl.Execute(&b, pageData{
+		Lang: cat.Lang, Langs: locale.All(), LangCookie: langCookie,
+		Messages: cat.Prefixed(pagePrefix[name]),
+	})
+	return b.Bytes(), err
 }
 
 // readSums reads precompress.sums: "<sha256 hex>  <name>" lines.
@@ -302,7 +378,13 @@ func (s *Server) serveAsset(c *app.RequestContext, a *asset, cacheControl string
 	}
 	h := &c.Response.Header
 	h.Set("Cache-Control", cacheControl)
-	h.Set("Vary", "Accept-Encoding")
+	if a.lang != "" {
+		// Which language a page is in depends on these too.
+		h.Set("Vary", "Accept-Encoding, Accept-Language, Cookie")
+		h.Set("Content-Language", a.lang)
+	} else {
+		h.Set("Vary", "Accept-Encoding")
+	}
 	h.Set("ETag", v.etag)
 	if etagMatches(string(c.GetHeader("If-None-Match")), v.etag) {
 		c.SetStatusCode(http.StatusNotModified)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"qrsync/api"
+	"qrsync/locale"
 )
 
 // Hertz answers a request it cannot parse (a malformed head, a head too
@@ -23,12 +24,12 @@ var hertzDefaults = []struct {
 	body   string
 	status int
 	code   string
-	msg    string
+	msg    string // a catalog key
 }{
-	{"Error when parsing request", http.StatusBadRequest, api.CodeBadRequest, "The request was not understood."},
-	{"Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge, api.CodeTooLarge, "The request's headers are too large."},
-	{"Request timeout", http.StatusRequestTimeout, api.CodeBadRequest, "The request came too slowly."},
-	{"Request Entity Too Large", http.StatusRequestEntityTooLarge, api.CodeTooLarge, "The request is too large."},
+	{"Error when parsing request", http.StatusBadRequest, api.CodeBadRequest, "error.badRequest"},
+	{"Request Header Fields Too Large", http.StatusRequestHeaderFieldsTooLarge, api.CodeTooLarge, "error.headTooLarge"},
+	{"Request timeout", http.StatusRequestTimeout, api.CodeBadRequest, "error.slowHead"},
+	{"Request Entity Too Large", http.StatusRequestEntityTooLarge, api.CodeTooLarge, "error.requestTooLarge"},
 }
 
 // maxDefaultAnswer bounds the writes inspected: Hertz's answers are a few
@@ -55,8 +56,10 @@ func rewriteDefault(p []byte) []byte {
 
 // rawErrorAnswer is a whole HTTP/1.1 answer, for writing straight to a
 // socket: the JSON error, the security headers, and Connection: close.
-func rawErrorAnswer(status int, code, msg string) []byte {
-	body, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+// Its message (key, a catalog key) is English: no request has been read,
+// so there is no Accept-Language to follow.
+func rawErrorAnswer(status int, code, key string) []byte {
+	body, _ := json.Marshal(api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: locale.English.T(key)}})
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	b.WriteString("Content-Type: application/json; charset=utf-8\r\n")

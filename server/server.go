@@ -345,12 +345,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // is closed: the JSON error, like every other answer.
 func refuseConn(w io.Writer, r netguard.Reason) {
 	if r == netguard.ReasonPerIP {
-		w.Write(rawErrorAnswer(http.StatusTooManyRequests, api.CodeTooMany,
-			"Too many connections from this network: close some pages and try again."))
+		w.Write(rawErrorAnswer(http.StatusTooManyRequests, api.CodeTooMany, "error.connPerIP"))
 		return
 	}
-	w.Write(rawErrorAnswer(http.StatusServiceUnavailable, api.CodeUnavailable,
-		"The server is at its limit of connections: try again in a moment."))
+	w.Write(rawErrorAnswer(http.StatusServiceUnavailable, api.CodeUnavailable, "error.connLimit"))
 }
 
 // connEvent counts what netguard refused.
@@ -395,7 +393,7 @@ func (s *Server) Routes(e *route.Engine) {
 	e.Use(s.connState, s.accessLog, s.securityHeaders, s.checkHost, s.closeWhenStopping)
 	e.NoRoute(func(_ context.Context, c *app.RequestContext) { s.writeError(c, errNoRoute) })
 	e.NoMethod(func(_ context.Context, c *app.RequestContext) {
-		s.writeError(c, newUserError(errBadRequest, "That method is not allowed here."))
+		s.writeError(c, newUserError(errBadRequest, "error.method"))
 		c.SetStatusCode(http.StatusMethodNotAllowed)
 	})
 	// Every GET route answers HEAD too (DESIGN §3); Hertz leaves the body

@@ -15,6 +15,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"qrsync/api"
+	"qrsync/locale"
 	"qrsync/storage"
 )
 
@@ -59,7 +60,7 @@ type sessionCounter interface {
 func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
 	if !s.sessionRate.take(remoteIP(c)) {
 		s.refused(reasonSessionRate)
-		s.writeError(c, newUserError(errTooMany, "Too many new sessions from this network: wait a minute."))
+		s.writeError(c, newUserError(errTooMany, "error.sessionFlood"))
 		return
 	}
 	if sc, ok := s.cat.(sessionCounter); ok {
@@ -70,7 +71,7 @@ func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
 		}
 		if n >= s.cfg.MaxSessions {
 			s.refused(reasonSessionsTotal)
-			s.writeError(c, newUserError(errUnavailable, "The server holds as many sessions as it can: try again later."))
+			s.writeError(c, newUserError(errUnavailable, "error.sessionsFull"))
 			return
 		}
 	}
@@ -146,9 +147,9 @@ func (s *Server) sessionByToken(ctx context.Context, c *app.RequestContext, toke
 
 // The three ways an upload link is over, each 410 with its own advice.
 var (
-	errSessionEnded = newUserError(storage.ErrExpired, "This session has ended: open qrsync on the computer and scan its new code.")
-	errLinkReplaced = newUserError(storage.ErrExpired, "This code was replaced by a new one: scan the code the computer shows now.")
-	errLinkLapsed   = newUserError(storage.ErrExpired, "This code has expired: press \"New code\" on the computer and scan again.")
+	errSessionEnded = newUserError(storage.ErrExpired, "error.sessionEnded")
+	errLinkReplaced = newUserError(storage.ErrExpired, "error.linkReplaced")
+	errLinkLapsed   = newUserError(storage.ErrExpired, "error.linkLapsed")
 )
 
 // renewUploadLink gives the session a new upload link; the old one then
@@ -204,7 +205,7 @@ func (s *Server) missed(c *app.RequestContext, err error) error {
 	return err
 }
 
-var errTooManyMisses = newUserError(errTooMany, "Too many attempts with unknown links: wait a minute and scan the QR code again.")
+var errTooManyMisses = newUserError(errTooMany, "error.unknownLinks")
 
 func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 	sess, err := s.session(ctx, c, c.Param("id"))
@@ -333,7 +334,7 @@ func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
 	if v := c.Query("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < minQRSize || n > maxQRSize {
-			s.writeError(c, newUserError(errBadRequest, "size must be a whole number from %d to %d", minQRSize, maxQRSize))
+			s.writeError(c, newUserError(errBadRequest, "error.qrSize", "min", strconv.Itoa(minQRSize), "max", strconv.Itoa(maxQRSize)))
 			return
 		}
 		size = n
@@ -341,7 +342,7 @@ func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
 	base := s.cfg.PublicURLs[0]
 	if v := c.Query("base"); v != "" {
 		if !slices.Contains(s.cfg.PublicURLs, v) {
-			s.writeError(c, newUserError(errBadRequest, "base must be one of the server's addresses (see /api/addresses)"))
+			s.writeError(c, newUserError(errBadRequest, "error.qrBase"))
 			return
 		}
 		base = v
@@ -410,8 +411,8 @@ func statusText(err error) string {
 	if errors.Is(err, storage.ErrInsufficientStorage) {
 		return "storage is full"
 	}
-	_, _, msg := statusOf(err)
-	return msg
+	_, _, m := statusOf(err)
+	return m.in(locale.English) // for whoever runs the server
 }
 
 // pinger is the optional power of a blob store to say whether it answers.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -80,10 +81,12 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 	release, ok := s.uploadsByIP.acquire(ip)
 	if !ok {
 		s.refused(reasonUploadsPerIP)
-		s.refuse(c, newUserError(errTooMany, "Too many uploads from this network at once: wait for some to finish."))
+		s.refuse(c, newUserError(errTooMany, "error.uploadFlood"))
 		return
 	}
 	defer release()
+	// The PC hears why a file failed in the phone's words (news.go).
+	ctx = withCatalog(ctx, catalogFor(c))
 
 	sess, err := s.sessionByToken(ctx, c, c.Param("token"))
 	if err != nil {
@@ -138,7 +141,7 @@ func (s *Server) upload(ctx context.Context, c *app.RequestContext) {
 func multipartBoundary(contentType string) (string, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
-		return "", newUserError(errBadRequest, "Send the photos as multipart/form-data, in parts named \"file\".")
+		return "", newUserError(errBadRequest, "error.notMultipart")
 	}
 	return params["boundary"], nil
 }
@@ -196,7 +199,7 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 		return res, created, recvErr
 	}
 	if len(res.Images) == 0 {
-		return res, created, newUserError(errBadRequest, "No part named \"file\" was sent.")
+		return res, created, newUserError(errBadRequest, "error.noFilePart")
 	}
 	return res, created, nil
 }
@@ -215,7 +218,7 @@ func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary 
 		}
 		if parts == maxParts {
 			s.refused(reasonParts)
-			return newUserError(errBadRequest, "Too many parts in one upload: send at most %d files at a time.", maxParts)
+			return newUserError(errBadRequest, "error.tooManyParts", "max", strconv.Itoa(maxParts))
 		}
 		if part.FormName() != "file" {
 			// Read through it here, bounded, rather than let NextPart
@@ -225,7 +228,7 @@ func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary 
 				return bodyError(err)
 			}
 			if n > maxFieldBytes {
-				return newUserError(errBadRequest, "Only files named \"file\" can be sent here.")
+				return newUserError(errBadRequest, "error.onlyFile")
 			}
 			continue
 		}
@@ -269,7 +272,7 @@ func bodyError(err error) error {
 }
 
 // errMalformed is a body that is not the multipart form it claims to be.
-var errMalformed = newUserError(errBadRequest, "The upload was not understood: send the photos as multipart/form-data, in parts named \"file\".")
+var errMalformed = newUserError(errBadRequest, "error.malformed")
 
 // refuse answers a failed upload with err and closes the connection: the
 // rest of the body, if any, is not worth reading.
@@ -362,7 +365,7 @@ func (r *rateReader) atEOF() bool {
 }
 
 // errSlowBody ends an upload that came slower than uploadMinRate.
-var errSlowBody = newUserError(errBadRequest, "The upload was cut off: it came too slowly. Send it again, closer to the Wi-Fi.")
+var errSlowBody = newUserError(errBadRequest, "error.slowBody")
 
 // received is one part on its way to becoming an image: its bytes are in
 // the blob store, and its thumbnail too when it could be decoded while it
@@ -410,7 +413,7 @@ func (r *received) discard(ctx context.Context) {
 // bomb): its duplicate is then known by its hash before any decode.
 func (s *Server) receive(ctx context.Context, sess storage.Session, part io.Reader, fileName string, declared int64) (*received, error) {
 	start := time.Now()
-	limit, overErr := s.cfg.MaxFileSize, error(newUserError(errTooLarge, "That file is larger than this server accepts (%s).", humanBytes(s.cfg.MaxFileSize)))
+	limit, overErr := s.cfg.MaxFileSize, error(newUserError(errTooLarge, "error.fileTooLarge", "limit", humanBytes(s.cfg.MaxFileSize)))
 	if left := s.cfg.MaxSessionBytes - sess.Bytes; left < limit {
 		limit, overErr = left, storage.ErrQuota
 	}
@@ -754,7 +757,7 @@ func (s *Server) photoOptions() photo.Options {
 
 // errCutOff is a body that ended or broke before the multipart end: the
 // phone lost its connection, or the request was malformed.
-var errCutOff = newUserError(errBadRequest, "The upload was cut off before the end: send it again.")
+var errCutOff = newUserError(errBadRequest, "error.cutOff")
 
 // limitReader fails with err once more than n bytes are read, so an
 // oversized file is refused while it streams, not after. Read errors of

@@ -48,13 +48,14 @@ func StatusLabel(state string) string {
 // CountLabel says how many photos have arrived: "No photos yet",
 // "1 photo", "12 photos".
 func CountLabel(n int) string {
-	switch n {
-	case 0:
+	if n == 0 {
 		return T.CountNone
-	case 1:
-		return T.CountOne
 	}
-	return fill(T.CountMany, "{n}", strconv.Itoa(n))
+	tmpl, ok := T.Count[PluralForm(n)]
+	if !ok {
+		tmpl = T.Count["other"]
+	}
+	return fill(tmpl, "{n}", strconv.Itoa(n))
 }
 
 // DownloadAllLabel is the text of the "Download all (N)" link.

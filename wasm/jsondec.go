@@ -97,6 +97,11 @@ func (d *jsonDec) mismatch() {
 // object reads an object, handing each member's key to field, which must
 // read the value. A null reads as nothing; any other value is an error.
 func (d *jsonDec) object(field func(key string)) {
+	d.members(func(key string) { field(foldKey(key)) })
+}
+
+// members is object with each key as it is written, for a map.
+func (d *jsonDec) members(field func(key string)) {
 	if d.peek() != '{' {
 		d.mismatch()
 		return
@@ -121,7 +126,7 @@ func (d *jsonDec) object(field func(key string)) {
 			return
 		}
 		d.i++
-		field(foldKey(key))
+		field(key)
 		switch d.peek() {
 		case ',':
 			d.i++

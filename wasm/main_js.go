@@ -103,7 +103,7 @@ func newApp() *app {
 	} {
 		*x.v = doc.Call("getElementById", x.id)
 	}
-	a.applyMessages()
+	a.loadMessages()
 	a.wire()
 	a.setState(StateConnecting)
 	return a

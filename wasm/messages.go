@@ -2,34 +2,26 @@ package main
 
 import (
 	"strings"
-
-	"qrsync/api"
 )
 
-// Messages is every text the PC page shows, in one language. The code
-// never spells a user-visible string itself: it asks T, so a translation
-// is one more value of this type (and a line that picks it), not a hunt
-// through the code.
+// Messages is every text the client writes into the PC page, in the page's
+// language. The code never spells a user-visible string itself: it asks T.
+// The texts are not in the client: the server renders the page in the
+// person's language (locale/*.json) and hands the client that catalog's
+// "pc." messages as data, in the page's #messages element, which
+// LoadMessages reads. A language is therefore a file on the server, and
+// no catalog or translation library weighs on the wasm binary.
 //
 // Templates carry named slots in braces ({n}, {i}, {time}, {date},
 // {name}, {weekday}, {day}, {month}, {received}, {total}, {status},
 // {reason}); fill replaces them, so a language can put them in any order.
-// Texts written before the client runs (boot.js: "the client is not
-// built") and the server's own error messages are not here.
 type Messages struct {
-	// Lang is the BCP 47 tag the page's <html lang> gets.
-	Lang string
-	// Title is the document title.
-	Title string
-	// Static holds the texts of index.html's elements marked
-	// data-msg="key" (their text) or data-msg-<attr>="key" (that
-	// attribute), by key. index.html carries the same English texts, so
-	// the page reads well before the client has loaded.
-	Static map[string]string
-
 	StatusConnecting, StatusLive, StatusReconnecting, StatusEnded string
 
-	CountNone, CountOne, CountMany string // CountMany: {n}
+	CountNone string
+	// Count is "{n} photos" by CLDR plural form ("one", "other", …):
+	// CountLabel picks the form with PluralForm.
+	Count map[string]string
 
 	CodeUntil      string // {time}: the code expires today
 	CodeUntilDate  string // {date}, {time}: on another day
@@ -71,104 +63,124 @@ type Messages struct {
 	ErrNewSession  string // {reason}
 }
 
-// English is the page's language until a translation exists.
-var English = Messages{
-	Lang:  "en",
-	Title: "qrsync — photos from your phone",
-	Static: map[string]string{
-		"scanTitle":      "Send photos from your phone",
-		"scanHint":       "Point your phone's camera at the code, open the link, pick photos.",
-		"qrAlt":          "QR code of the upload link",
-		"codeExpired":    "This code has expired",
-		"codeExpiredSub": "Make a new one to send more photos.",
-		"newCode":        "New code",
-		"retry":          "Try again",
-		"linkLabel":      "Or open this link on the phone",
-		"copy":           "Copy",
-		"addressLabel":   "Phone can't open it? Try another address of this PC",
-		"newSession":     "New session",
-		"openElsewhere":  "Open on another computer",
-		"elsewhereWarn":  "Whoever has this link or command can see and delete these photos.",
-		"elsewhereLink":  "Open this link in a browser there",
-		"elsewhereWatch": "Or mirror the photos into a folder there",
-		"endedTitle":     "This session has ended.",
-		"endedHint":      "Its code no longer takes photos. Start a new session to send more.",
-		"photosLabel":    "Received photos",
-		"downloadAll":    "Download all",
-		"emptyTitle":     "Waiting for photos",
-		"emptyHint":      "They appear here the moment they arrive.",
-		"viewerLabel":    "Photo viewer",
-		"viewerPrev":     "Previous photo",
-		"viewerNext":     "Next photo",
-		"viewerClose":    "Close",
-		"viewerDownload": "Download",
-		"viewerDelete":   "Delete",
-		"confirmOK":      "OK",
-		"cancel":         "Cancel",
-		"noscript":       "qrsync needs JavaScript and WebAssembly to show the code.",
-	},
+// T is the language the page speaks. Until LoadMessages has run it is
+// empty, and every text reads as "".
+var T = &Messages{}
 
-	StatusConnecting:   "connecting…",
-	StatusLive:         "live",
-	StatusReconnecting: "reconnecting…",
-	StatusEnded:        "ended",
+// Catalog keys with a meaning beyond one text.
+const (
+	countKey       = "pc.count|" // + a plural form
+	uploadErrorKey = "pc.uploadError."
+	weekdaysKey    = "pc.weekdays" // seven names, Sunday first, space-separated
+	monthsKey      = "pc.months"   // twelve names, January first, space-separated
+)
 
-	CountNone: "No photos yet",
-	CountOne:  "1 photo",
-	CountMany: "{n} photos",
-
-	CodeUntil:      "Code works until {time}",
-	CodeUntilDate:  "Code works until {date}, {time}",
-	CodeExpiredAt:  "Code expired at {time}",
-	KeptUntil:      "Photos kept until {date}",
-	WarnToday:      "Photos will be removed today at {time} — download them to keep them",
-	WarnTomorrow:   "Photos will be removed tomorrow at {time} — download them to keep them",
-	WarnNow:        "Photos are due to be removed now — download them to keep them",
-	DateFormat:     "{weekday} {day} {month}",
-	Weekdays:       [7]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"},
-	Months:         [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
-	DownloadAll:    "Download all ({n})",
-	ViewerPosition: "{i} of {n}",
-
-	OpenPhoto:      "Open {name}",
-	DownloadPhoto:  "Download {name}",
-	DeletePhoto:    "Delete {name}",
-	DismissUpload:  "Dismiss {name}",
-	UploadProgress: "{received} of {total}",
-	UploadWaiting:  "Starting…",
-	UploadFailed:   "Not received",
-	UploadErrors: map[string]string{
-		api.CodeTooLarge:    "The file is too large.",
-		api.CodeUnsupported: "This kind of file can't be added: send JPEG, PNG, GIF, WebP or HEIC photos.",
-		api.CodeBadImage:    "The photo is damaged or too large to open.",
-		api.CodeTooMany:     "Too many photos at once, or the session is full.",
-		api.CodeNoSpace:     "The computer has no room left for photos.",
-		api.CodeUnavailable: "The computer was busy. Try sending it again.",
-		api.CodeExpired:     "The code expired before the photo arrived.",
-	},
-	UploadErrorOther: "The photo didn't arrive. Try sending it again.",
-
-	Copy:         "Copy",
-	Copied:       "Copied",
-	CopyYourself: "Select and copy it yourself",
-
-	ConfirmDelete:       "Delete “{name}”? It is gone for everyone who has this session, and can't be brought back.",
-	ConfirmDeleteOK:     "Delete",
-	ConfirmNewSession:   "Start a new session with a new code? This page will stop showing the current photos; they stay on the server until {date} and are then removed.",
-	ConfirmNewSessionNo: "Start a new session with a new code? This page will stop showing the current photos; they stay on the server until their time is up.",
-	ConfirmNewSessionOK: "New session",
-
-	ErrUnreachable: "The qrsync server can't be reached — is it still running?",
-	ErrNonsense:    "The server's answer made no sense.",
-	ErrStatus:      "The server answered {status}.",
-	ErrStart:       "Couldn't start a session: {reason}",
-	ErrNewCode:     "Couldn't make a new code: {reason}",
-	ErrDelete:      "Couldn't delete {name}: {reason}",
-	ErrNewSession:  "Couldn't start a new session: {reason}",
+// texts maps each plain text's catalog key to its field of m.
+func (m *Messages) texts() map[string]*string {
+	return map[string]*string{
+		"pc.status.connecting":       &m.StatusConnecting,
+		"pc.status.live":             &m.StatusLive,
+		"pc.status.reconnecting":     &m.StatusReconnecting,
+		"pc.status.ended":            &m.StatusEnded,
+		"pc.count.none":              &m.CountNone,
+		"pc.codeUntil":               &m.CodeUntil,
+		"pc.codeUntilDate":           &m.CodeUntilDate,
+		"pc.codeExpiredAt":           &m.CodeExpiredAt,
+		"pc.keptUntil":               &m.KeptUntil,
+		"pc.warnToday":               &m.WarnToday,
+		"pc.warnTomorrow":            &m.WarnTomorrow,
+		"pc.warnNow":                 &m.WarnNow,
+		"pc.dateFormat":              &m.DateFormat,
+		"pc.downloadAllCount":        &m.DownloadAll,
+		"pc.viewerPosition":          &m.ViewerPosition,
+		"pc.openPhoto":               &m.OpenPhoto,
+		"pc.downloadPhoto":           &m.DownloadPhoto,
+		"pc.deletePhoto":             &m.DeletePhoto,
+		"pc.dismissUpload":           &m.DismissUpload,
+		"pc.uploadProgress":          &m.UploadProgress,
+		"pc.uploadWaiting":           &m.UploadWaiting,
+		"pc.uploadFailed":            &m.UploadFailed,
+		uploadErrorKey + "other":     &m.UploadErrorOther,
+		"pc.copy":                    &m.Copy,
+		"pc.copied":                  &m.Copied,
+		"pc.copyYourself":            &m.CopyYourself,
+		"pc.confirmDelete":           &m.ConfirmDelete,
+		"pc.confirmDeleteOK":         &m.ConfirmDeleteOK,
+		"pc.confirmNewSession":       &m.ConfirmNewSession,
+		"pc.confirmNewSessionNoDate": &m.ConfirmNewSessionNo,
+		"pc.confirmNewSessionOK":     &m.ConfirmNewSessionOK,
+		"pc.err.unreachable":         &m.ErrUnreachable,
+		"pc.err.nonsense":            &m.ErrNonsense,
+		"pc.err.status":              &m.ErrStatus,
+		"pc.err.start":               &m.ErrStart,
+		"pc.err.newCode":             &m.ErrNewCode,
+		"pc.err.delete":              &m.ErrDelete,
+		"pc.err.newSession":          &m.ErrNewSession,
+	}
 }
 
-// T is the language the page speaks.
-var T = &English
+// MessagesFrom builds the page's Messages from its catalog's "pc."
+// messages, and names the keys it needed and did not find (a server and a
+// client out of step), so the caller can say so.
+func MessagesFrom(cat map[string]string) (*Messages, []string) {
+	m := &Messages{Count: map[string]string{}, UploadErrors: map[string]string{}}
+	var missing []string
+	for key, field := range m.texts() {
+		s, ok := cat[key]
+		if !ok {
+			missing = append(missing, key)
+		}
+		*field = s
+	}
+	for key, s := range cat {
+		switch {
+		case strings.HasPrefix(key, countKey):
+			m.Count[key[len(countKey):]] = s
+		case strings.HasPrefix(key, uploadErrorKey) && key != uploadErrorKey+"other":
+			m.UploadErrors[key[len(uploadErrorKey):]] = s
+		}
+	}
+	if m.Count["other"] == "" {
+		missing = append(missing, countKey+"other")
+	}
+	if !names(cat[weekdaysKey], m.Weekdays[:]) {
+		missing = append(missing, weekdaysKey)
+	}
+	if !names(cat[monthsKey], m.Months[:]) {
+		missing = append(missing, monthsKey)
+	}
+	return m, missing
+}
+
+// decodeMessages reads the page's catalog, a JSON object of strings, into
+// cat.
+func decodeMessages(b []byte, cat map[string]string) error {
+	return decodeJSON(b, func(d *jsonDec) {
+		d.members(func(key string) {
+			var s string
+			d.string(&s)
+			cat[key] = s
+		})
+	})
+}
+
+// names splits a space-separated list into dst, reporting whether it had
+// exactly len(dst) names.
+func names(list string, dst []string) bool {
+	f := strings.Fields(list)
+	copy(dst, f)
+	return len(f) == len(dst)
+}
+
+// PluralForm is the CLDR plural form of n in the page's language. This is
+// English's rule; in the browser the client asks Intl.PluralRules for the
+// page's language instead (main_js.go).
+var PluralForm = func(n int) string {
+	if n == 1 {
+		return "one"
+	}
+	return "other"
+}
 
 // fill replaces each {key} of tmpl by its value; kv alternates keys (with
 // their braces) and values.

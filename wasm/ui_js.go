@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strings"
 	"syscall/js"
 	"time"
 )
@@ -285,35 +286,28 @@ func copied(btn js.Value) {
 	setText(btn, T.Copy)
 }
 
-// applyMessages puts T's texts into the page: its title and language, the
-// text of every [data-msg] element and the attributes named by
-// data-msg-<attr>.
-func (a *app) applyMessages() {
-	a.doc.Set("title", T.Title)
-	a.doc.Get("documentElement").Set("lang", T.Lang)
-	set := func(sel string, f func(el js.Value, key string)) {
-		list := a.doc.Call("querySelectorAll", sel)
-		for i := range list.Get("length").Int() {
-			el := list.Index(i)
-			f(el, el.Call("getAttribute", sel[1:len(sel)-1]).String())
+// loadMessages makes T the page's catalog (#messages, which the server
+// fills in the page's language) and PluralForm the page language's rule.
+// A catalog that lacks texts, a server and client out of step, is said on
+// the console: the page still works, with those texts blank.
+func (a *app) loadMessages() {
+	cat := map[string]string{}
+	el := a.doc.Call("getElementById", "messages")
+	if el.Truthy() {
+		if err := decodeMessages([]byte(el.Get("textContent").String()), cat); err != nil {
+			js.Global().Get("console").Call("error", "qrsync: the page's messages:", err.Error())
 		}
 	}
-	set("[data-msg]", func(el js.Value, key string) {
-		if s, ok := T.Static[key]; ok {
-			setText(el, s)
-		}
-	})
-	for _, attr := range msgAttrs {
-		set("[data-msg-"+attr+"]", func(el js.Value, key string) {
-			if s, ok := T.Static[key]; ok {
-				setAttr(el, attr, s)
-			}
-		})
+	m, missing := MessagesFrom(cat)
+	if len(missing) > 0 {
+		js.Global().Get("console").Call("error", "qrsync: the page lacks messages:", strings.Join(missing, " "))
+	}
+	T = m
+	if intl := js.Global().Get("Intl"); intl.Truthy() && intl.Get("PluralRules").Truthy() {
+		rules := intl.Get("PluralRules").New(a.doc.Get("documentElement").Get("lang"))
+		PluralForm = func(n int) string { return rules.Call("select", n).String() }
 	}
 }
-
-// msgAttrs are the attributes index.html may take from T.Static.
-var msgAttrs = []string{"aria-label", "alt", "title"}
 
 // store keeps the session id in localStorage, and in memory where
 // storage is refused (some private modes, or disabled by policy): the page

@@ -69,7 +69,21 @@ func missing(t testing.TB, pkg string) {
 // when the test ends. chromedp makes (and removes) its own profile dir.
 func Chromium(t testing.TB) context.Context {
 	t.Helper()
+	return chromium(t)
+}
+
+// ChromiumIn is Chromium speaking lang (a BCP 47 tag such as "zh-CN"): its
+// interface language and the Accept-Language it sends, as for a person
+// whose system is set to that language.
+func ChromiumIn(t testing.TB, lang string) context.Context {
+	t.Helper()
+	return chromium(t, chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang))
+}
+
+func chromium(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	opts := append([]chromedp.ExecAllocatorOption{chromedp.ExecPath(ChromiumPath(t))}, chromiumFlags...)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {

@@ -34,7 +34,23 @@
   var WASM = (me && me.getAttribute("data-wasm")) || "/static/app.wasm";
   var WASM_EXEC = (me && me.getAttribute("data-wasm-exec")) || "/static/wasm_exec.js";
 
-  var NOT_BUILT = "Can't start — the client is not built: run make";
+  // The page's texts, in its language, as data (server/pages.go).
+  var MESSAGES = (function () {
+    try {
+      return JSON.parse(document.getElementById("messages").textContent) || {};
+    } catch (e) {
+      return {};
+    }
+  })();
+
+  // msg is the message key, each {slot} filled from slots.
+  function msg(key, slots) {
+    var s = MESSAGES[key] || key;
+    for (var k in slots || {}) {
+      s = s.split("{" + k + "}").join(slots[k]);
+    }
+    return s;
+  }
   var STORAGE_KEY = "qrsync.session"; // wasm/session.go: StorageKey
   var QR_CSS_PX = 280; // wasm/main_js.go: qrCSSSize
 
@@ -46,7 +62,7 @@
     }
     var s = document.getElementById("status");
     if (s) {
-      s.textContent = "not running";
+      s.textContent = msg("pc.status.notRunning");
       s.setAttribute("data-state", "ended");
     }
     document.body.setAttribute("data-state", "ended");
@@ -259,13 +275,13 @@
       });
     client
       .then(function () {
-        say("The client stopped — reload the page.");
+        say(msg("pc.boot.stopped"));
       })
       .catch(function (err) {
         if (/^missing /.test(err && err.message)) {
-          say(NOT_BUILT);
+          say(msg("pc.boot.notBuilt"));
         } else {
-          say("The client failed to start: " + (err && err.message ? err.message : err));
+          say(msg("pc.boot.failed", { reason: err && err.message ? err.message : String(err) }));
         }
         if (window.console) {
           console.error("qrsync:", err);
@@ -275,7 +291,7 @@
 
   if (typeof WebAssembly !== "object") {
     document.addEventListener("DOMContentLoaded", function () {
-      say("This browser can't run the client (no WebAssembly support).");
+      say(msg("pc.boot.noWasm"));
     });
     return;
   }

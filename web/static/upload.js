@@ -10,7 +10,32 @@
   var PARALLEL = 3;            // enough to fill Wi-Fi, few enough to keep each bar moving
   var RETRY_DELAYS = [1000, 2000, 4000]; // automatic retries after a network error or 5xx
   var SPEED_WINDOW = 3000;     // ms of history behind the MB/s figure
-  var EXPIRED_TEXT = "This link has expired — scan the QR code again";
+
+  // The page's texts, in its language, as data (server/pages.go).
+  var MESSAGES = (function () {
+    try { return JSON.parse(document.getElementById("messages").textContent) || {}; } catch (e) { return {}; }
+  })();
+  var LANG = document.documentElement.lang || "en";
+  var plurals = typeof Intl === "object" && Intl.PluralRules ? new Intl.PluralRules(LANG) : null;
+
+  // msg is the message key, each {slot} filled from slots.
+  function msg(key, slots) {
+    var s = MESSAGES[key] || key;
+    for (var k in slots || {}) s = s.split("{" + k + "}").join(slots[k]);
+    return s;
+  }
+
+  // count is msg for a message that counts n: the language's plural form
+  // of key ("key|one", "key|other"), with {n} filled in.
+  function count(key, n, slots) {
+    var form = plurals ? plurals.select(n) : (n === 1 ? "one" : "other");
+    var k = MESSAGES[key + "|" + form] !== undefined ? key + "|" + form : key + "|other";
+    slots = slots || {};
+    slots.n = n;
+    return msg(k, slots);
+  }
+
+  var EXPIRED_TEXT = msg("phone.expired");
 
   var $ = function (id) { return document.getElementById(id); };
   var form = $("form"), filesInput = $("files"), cameraInput = $("camera");
@@ -137,7 +162,7 @@
     it.bar.max = 1;
     it.bar.value = 0;
     it.status = el("div", "status");
-    it.retry = el("button", "retry", "Retry");
+    it.retry = el("button", "retry", msg("phone.retry"));
     it.retry.type = "button";
     it.retry.hidden = true;
     it.retry.addEventListener("click", function () { retry(it); });
@@ -148,7 +173,7 @@
     it.row.appendChild(info);
     it.row.appendChild(it.retry);
     list.appendChild(it.row);
-    setState(it, "queued", "Waiting…");
+    setState(it, "queued", msg("phone.waiting"));
     return it;
   }
 
@@ -176,7 +201,7 @@
     it.tries++;
     it.loaded = 0;
     if (!busySince) busySince = Date.now();
-    setState(it, "uploading", "Sending…");
+    setState(it, "uploading", msg("phone.sending"));
 
     var fd = new FormData();
     fd.append("file", it.file, it.file.name || "photo");
@@ -190,10 +215,10 @@
         it.loaded = e.loaded;
         it.bar.value = e.loaded / e.total;
         if (e.loaded < e.total) {
-          it.status.textContent = "Sending… " + humanSize(Math.min(e.loaded, it.file.size)) +
-            " of " + humanSize(it.file.size);
+          it.status.textContent = msg("phone.sendingProgress",
+            { sent: humanSize(Math.min(e.loaded, it.file.size)), total: humanSize(it.file.size) });
         } else {
-          it.status.textContent = "Saving…"; // all bytes out, the server is storing it
+          it.status.textContent = msg("phone.saving"); // all bytes out, the server is storing it
         }
       }
       refresh();
@@ -222,31 +247,31 @@
       it.bar.value = 1;
       delivered += it.file.size;
       var dup = data && data.duplicate && data.duplicate.length > 0;
-      setState(it, "done", dup ? "Already there" : "Received");
+      setState(it, "done", msg(dup ? "phone.already" : "phone.received"));
       if (dup) it.row.classList.add("duplicate");
     } else if (status === 404 || status === 410) {
       // The server says why: replaced by a new code, expired, or ended.
       expire(data && data.error && data.error.message);
     } else if (status === -1) {
-      if (!expired) setState(it, "error", "Stopped");
+      if (!expired) setState(it, "error", msg("phone.stopped"));
     } else if (status >= 400 && status < 500) {
       // The server's words, as they are: they say what to do (format, size…).
-      var msg = data && data.error && data.error.message;
+      var text = data && data.error && data.error.message;
       // Trying the same bytes again only helps when the server was busy.
       it.retryable = status === 408 || status === 429;
-      setState(it, "error", msg || ("The computer refused this file (" + status + ")"));
+      setState(it, "error", text || msg("phone.refused", { status: status }));
       it.bar.value = 0;
     } else if (it.tries <= RETRY_DELAYS.length && !expired) {
       var delay = RETRY_DELAYS[it.tries - 1];
-      setState(it, "queued", (status === 0 ? "Connection lost" : "The computer had a problem") +
-        " — trying again in " + delay / 1000 + " s");
+      setState(it, "queued", msg(status === 0 ? "phone.lostRetrying" : "phone.problemRetrying",
+        { seconds: delay / 1000 }));
       it.bar.value = 0;
       it.timer = setTimeout(function () { it.timer = 0; pump(); }, delay);
     } else {
-      var text = status === 0
-        ? "Couldn't reach the computer — is this phone on the same Wi-Fi?"
-        : ((data && data.error && data.error.message) || ("The computer had a problem (" + status + ")"));
-      setState(it, "error", text);
+      var why = status === 0
+        ? msg("phone.unreachable")
+        : ((data && data.error && data.error.message) || msg("phone.problem", { status: status }));
+      setState(it, "error", why);
       it.bar.value = 0;
     }
     pump();
@@ -266,7 +291,7 @@
       if (it.state === "done" || (it.state === "error" && !it.xhr)) return; // keep its own reason
       if (it.xhr) it.xhr.abort();
       it.bar.value = 0;
-      setState(it, "error", "Not sent: the link has expired");
+      setState(it, "error", msg("phone.notSent"));
     });
   }
 
@@ -274,7 +299,7 @@
     if (expired || it.state !== "error") return;
     it.tries = 0;
     it.bar.value = 0;
-    setState(it, "queued", "Waiting…");
+    setState(it, "queued", msg("phone.waiting"));
     pump();
     refresh();
   }
@@ -306,19 +331,19 @@
     while (samples.length > 2 && now - samples[0][0] > SPEED_WINDOW) samples.shift();
 
     if (pending > 0) {
-      summary.textContent = done + " of " + n + " received" + (failed ? " · " + failed + " failed" : "");
+      summary.textContent = msg(failed ? "phone.progressFailed" : "phone.progress", { done: done, n: n, failed: failed });
       var dt = (now - samples[0][0]) / 1000;
       var rate = dt > 0.3 ? (bytes - samples[0][1]) / dt : 0;
-      speedEl.textContent = rate > 0 ? (rate / 1e6).toFixed(1) + " MB/s" : "";
+      speedEl.textContent = rate > 0 ? msg("phone.rate", { rate: (rate / 1e6).toFixed(1) }) : "";
       document.body.classList.add("busy");
     } else {
       if (busySince) { busyMs += now - busySince; busySince = 0; }
       summary.textContent = failed === 0
-        ? "All " + n + " received"
-        : done + " of " + n + " received — " + failed + " failed";
+        ? count("phone.allReceived", n)
+        : msg("phone.someFailed", { done: done, n: n, failed: failed });
       var secs = busyMs / 1000;
       speedEl.textContent = secs > 0.5 && delivered > 0
-        ? humanSize(delivered) + " at " + (delivered / secs / 1e6).toFixed(1) + " MB/s"
+        ? msg("phone.total", { size: humanSize(delivered), rate: (delivered / secs / 1e6).toFixed(1) })
         : "";
       samples = [];
       document.body.classList.remove("busy");
