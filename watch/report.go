@@ -7,6 +7,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/eventsource"
+	"qrsync/locale"
 	"qrsync/photoname"
 )
 
@@ -67,42 +68,43 @@ type Report struct {
 	Err error
 }
 
-// String is the report as one line for a person, as `qrsync watch` prints
-// it, or "" for reports that are not meant to be shown (ReportImage).
-func (r Report) String() string {
+// String is the report as one line in English; see Text.
+func (r Report) String() string { return r.Text(locale.English) }
+
+// Text is the report as one line for a person, in cat's language, as
+// `qrsync watch` prints it, or "" for reports that are not meant to be
+// shown (ReportImage). The errors it quotes are Go's own, in English.
+func (r Report) Text(cat *locale.Catalog) string {
 	switch r.Kind {
 	case ReportState:
 		if r.State == eventsource.StateReconnecting && r.Err != nil {
-			return "reconnecting: " + r.Err.Error()
+			return cat.T("term.watch.reconnectingWhy", "err", r.Err.Error())
 		}
-		return r.State.String()
+		return cat.T("term.watch." + r.State.String())
 	case ReportSynced:
-		if r.Count == 1 {
-			return "in sync: 1 photo"
-		}
-		return "in sync: " + strconv.Itoa(r.Count) + " photos"
+		return cat.N("term.watch.inSync", r.Count)
 	case ReportSaved:
-		return "saved " + display(r.File)
+		return cat.T("term.watch.saved", "file", display(r.File))
 	case ReportFound:
-		return "found " + display(r.File) + " (already here)"
+		return cat.T("term.watch.found", "file", display(r.File))
 	case ReportRetry:
-		return "retrying " + display(r.Image.Name) + ": " + errText(r.Err)
+		return cat.T("term.watch.retrying", "name", display(r.Image.Name), "err", errText(cat, r.Err))
 	case ReportSkipped:
 		if r.Err != nil {
-			return "skipped " + display(r.Image.Name) + ": " + r.Err.Error()
+			return cat.T("term.watch.skipped", "name", display(r.Image.Name), "err", r.Err.Error())
 		}
-		return "skipped " + display(r.Image.Name) + ": no longer on the server"
+		return cat.T("term.watch.skippedGone", "name", display(r.Image.Name))
 	case ReportDeleted:
-		return "deleted " + display(r.File) + " (removed from the session)"
+		return cat.T("term.watch.deleted", "file", display(r.File))
 	case ReportKept:
 		if r.Err != nil {
-			return "kept " + display(r.File) + ": removed from the session, but " + r.Err.Error()
+			return cat.T("term.watch.keptWhy", "file", display(r.File), "err", r.Err.Error())
 		}
-		return "kept " + display(r.File) + " (removed from the session)"
+		return cat.T("term.watch.kept", "file", display(r.File))
 	case ReportProblem:
-		return "warning: " + errText(r.Err)
+		return cat.T("term.watch.warning", "err", errText(cat, r.Err))
 	case ReportEnded:
-		return "the session has ended"
+		return cat.T("term.watch.sessionEnded")
 	}
 	return ""
 }
@@ -117,9 +119,9 @@ func display(name string) string {
 	return strconv.QuoteToGraphic(name)
 }
 
-func errText(err error) string {
+func errText(cat *locale.Catalog, err error) string {
 	if err == nil {
-		return "unknown error"
+		return cat.T("term.watch.unknownError")
 	}
 	return err.Error()
 }

@@ -24,6 +24,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/hertzslog"
+	"qrsync/locale"
 	"qrsync/server"
 	"qrsync/termqr"
 )
@@ -43,8 +44,11 @@ func main() {
 
 // run dispatches the subcommand; `qrsync` alone is `qrsync serve`.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// The terminal speaks the language of the person's locale; flags,
+	// their help and the log stay English, the operator's lingua franca.
+	cat := locale.FromEnv(getenv)
 	if len(args) > 0 && args[0] == "watch" {
-		return runWatch(ctx, args[1:], stdout, stderr)
+		return runWatch(ctx, args[1:], cat, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -57,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
-	return serve(ctx, c, stdout, stderr)
+	return serve(ctx, c, cat, stdout, stderr)
 }
 
 // memoryHeadroom is what the process may use besides the decode budget
@@ -65,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // before the Go runtime collects harder to stay under its limit.
 const memoryHeadroom = 128 << 20
 
-func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, c config, cat *locale.Catalog, stdout, stderr io.Writer) error {
 	log, err := server.NewLogger(stderr, c.LogFormat, slog.LevelInfo)
 	if err != nil {
 		return err
@@ -122,7 +126,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		AllowHosts:         c.AllowHosts,
 		TLS:                tlsCfg,
 		Logger:             log,
-		OnImage:            newReceiver(stdout, c.SaveTo, log).received,
+		OnImage:            newReceiver(stdout, cat, c.SaveTo, log).received,
 		News:               b.news,
 	}, b.blobs, b.cat)
 	if err != nil {
@@ -137,42 +141,40 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	printWelcome(stdout, urls, reachable, sess, c)
+	printWelcome(stdout, cat, urls, reachable, sess, c)
 	return srv.Serve(ctx, ln)
 }
 
 // printWelcome shows the terminal's session: the address that opens it on
 // the PC, and a QR code of its upload link drawn so that it scans on light
 // and dark terminal themes alike.
-func printWelcome(w io.Writer, urls []string, reachable bool, sess api.Session, c config) {
-	fmt.Fprintf(w, "\nqrsync is running. Scan this with your phone to send photos:\n\n")
+func printWelcome(w io.Writer, cat *locale.Catalog, urls []string, reachable bool, sess api.Session, c config) {
+	fmt.Fprintf(w, "\n%s\n\n", cat.T("term.running"))
 	if err := termqr.Write(w, sess.UploadURL); err != nil {
-		fmt.Fprintf(w, "(no QR code: %v)\n", err)
+		fmt.Fprintln(w, cat.T("term.noQR", "err", err.Error()))
 	}
 	fmt.Fprintf(w, "\n    %s\n\n", sess.UploadURL)
-	fmt.Fprintf(w, "See them arrive on this computer:\n\n    %s\n\n", api.PageURL(urls[0], sess.ID))
-	fmt.Fprintf(w, "That address is this session's key: whoever has it can see and delete its photos.\n")
-	fmt.Fprintf(w, "The code takes photos until %s; photos are kept %s after the last activity.\n",
-		sess.UploadExpiresAt.Local().Format("15:04"), humanDuration(c.Keep))
+	fmt.Fprintf(w, "%s\n\n    %s\n\n", cat.T("term.seeThem"), api.PageURL(urls[0], sess.ID))
+	fmt.Fprintln(w, cat.T("term.key"))
+	fmt.Fprintln(w, cat.T("term.until",
+		"time", sess.UploadExpiresAt.Local().Format("15:04"), "keep", humanDuration(cat, c.Keep)))
 	if c.SaveTo != "" {
-		fmt.Fprintf(w, "Every photo received is also saved under %s.\n", c.SaveTo)
+		fmt.Fprintln(w, cat.T("term.savedUnder", "dir", c.SaveTo))
 	}
 	for _, u := range urls[1:] {
-		fmt.Fprintf(w, "Also reachable at %s/\n", u)
+		fmt.Fprintln(w, cat.T("term.alsoAt", "url", u))
 	}
 	if !reachable {
-		fmt.Fprintln(w, "No LAN address was found: a phone cannot reach localhost. Use --public-url to say where it can.")
+		fmt.Fprintln(w, cat.T("term.noLAN"))
 	}
-	fmt.Fprintln(w, "Press Ctrl+C to stop.")
+	fmt.Fprintln(w, cat.T("term.stop"))
 }
 
 // humanDuration says a duration as a person would: "7 days", "2h0m0s".
-func humanDuration(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		if n := d / (24 * time.Hour); n != 1 {
-			return fmt.Sprintf("%d days", n)
-		}
-		return "1 day"
+func humanDuration(cat *locale.Catalog, d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return cat.N("term.days", int(d/day))
 	}
 	return d.String()
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"qrsync/locale"
 	"qrsync/photoname"
 	"qrsync/server"
 	"qrsync/watch"
@@ -19,12 +20,13 @@ import (
 type receiver struct {
 	mu     sync.Mutex // one line, one file at a time
 	out    io.Writer
+	cat    *locale.Catalog
 	saveTo string
 	log    *slog.Logger
 }
 
-func newReceiver(out io.Writer, saveTo string, log *slog.Logger) *receiver {
-	return &receiver{out: out, saveTo: saveTo, log: log}
+func newReceiver(out io.Writer, cat *locale.Catalog, saveTo string, log *slog.Logger) *receiver {
+	return &receiver{out: out, cat: cat, saveTo: saveTo, log: log}
 }
 
 // sessionFolderLayout names a session's folder under --save-to by the
@@ -37,13 +39,16 @@ func (r *receiver) received(ctx context.Context, si server.StoredImage) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	img := si.Image
-	line := fmt.Sprintf("%s  received %s  %d×%d  %s", img.CreatedAt.Local().Format("15:04:05"),
-		strconv.QuoteToGraphic(photoname.Safe(img.Name, img.ContentType)), img.Width, img.Height, sizeText(img.Size))
+	line := r.cat.T("term.received",
+		"time", img.CreatedAt.Local().Format("15:04:05"),
+		"name", strconv.QuoteToGraphic(photoname.Safe(img.Name, img.ContentType)),
+		"width", strconv.Itoa(img.Width), "height", strconv.Itoa(img.Height),
+		"size", sizeText(img.Size))
 	if r.saveTo != "" {
 		dir := filepath.Join(r.saveTo, si.Session.CreatedAt.Local().Format(sessionFolderLayout))
 		if name, err := r.save(ctx, si, dir); err != nil {
 			r.log.Error("save a copy", "dir", r.saveTo, "err", err)
-			line += "  (not saved: " + err.Error() + ")"
+			line += "  " + r.cat.T("term.notSaved", "err", err.Error())
 		} else {
 			line += "  → " + filepath.Join(filepath.Base(dir), name)
 		}

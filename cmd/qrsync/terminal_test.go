@@ -20,6 +20,7 @@ import (
 
 	"qrsync/api"
 	"qrsync/internal/termshot"
+	"qrsync/locale"
 	"qrsync/photoname"
 )
 
@@ -61,9 +62,16 @@ func (c *servedCommand) wait() bool {
 // again on another.
 func startServeCommand(t *testing.T) *servedCommand {
 	t.Helper()
+	return startServeCommandEnv(t, noEnv)
+}
+
+// startServeCommandEnv is startServeCommand with the environment getenv
+// gives, for the terminal's language.
+func startServeCommandEnv(t *testing.T, getenv func(string) string) *servedCommand {
+	t.Helper()
 	data, saveTo := t.TempDir(), t.TempDir()
 	for attempt := 1; ; attempt++ {
-		c, err := tryServeCommand(t, data, saveTo)
+		c, err := tryServeCommand(t, getenv, data, saveTo)
 		if err == nil {
 			// Also after a failure: the data directory goes only once
 			// the server has let go of it.
@@ -84,7 +92,7 @@ func startServeCommand(t *testing.T) *servedCommand {
 
 // tryServeCommand starts qrsync on a port free a moment ago and waits for
 // its welcome; it returns run's error if run returns before.
-func tryServeCommand(t *testing.T, data, saveTo string) (*servedCommand, error) {
+func tryServeCommand(t *testing.T, getenv func(string) string, data, saveTo string) (*servedCommand, error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,10 +110,11 @@ func tryServeCommand(t *testing.T, data, saveTo string) (*servedCommand, error) 
 	args := []string{"--addr", "127.0.0.1:" + port, "--public-url", c.base, "--data", data, "--save-to", saveTo}
 	go func() {
 		defer close(c.finished)
-		c.err = run(ctx, args, noEnv, c.out, c.errOut)
+		c.err = run(ctx, args, getenv, c.out, c.errOut)
 	}()
 	deadline := time.After(terminalWait)
-	for !strings.Contains(c.out.String(), "Press Ctrl+C to stop.") {
+	last := locale.FromEnv(getenv).T("term.stop")
+	for !strings.Contains(c.out.String(), last) {
 		select {
 		case <-c.finished:
 			cancel()
@@ -227,10 +236,42 @@ func getSession(t *testing.T, base, id string) api.Session {
 // original in a folder named after the session's start.
 func TestServeTerminal(t *testing.T) {
 	t.Parallel()
-	started := time.Now()
-	cmd := startServeCommand(t)
+	for _, tc := range []struct{ lang, env string }{
+		{"en", ""},
+		{"zh-Hans", "zh_CN.UTF-8"},
+	} {
+		// One after the other: each run installs Hertz's logger, a
+		// process-wide setting that run sets once, at its start.
+		t.Run(tc.lang, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "LANG" {
+					return tc.env
+				}
+				return ""
+			}
+			cat := locale.FromEnv(getenv)
+			if cat.Lang != tc.lang {
+				t.Fatalf("LANG=%q picks %s, want %s", tc.env, cat.Lang, tc.lang)
+			}
+			started := time.Now() // before the session, which the folder is named by
+			testServeTerminal(t, cat, started, startServeCommandEnv(t, getenv))
+		})
+	}
+}
+
+// testServeTerminal is TestServeTerminal in one language: every line the
+// terminal prints for a person is that language's.
+func testServeTerminal(t *testing.T, cat *locale.Catalog, started time.Time, cmd *servedCommand) {
 	out := cmd.out.String()
 	w := readWelcome(t, out)
+	for _, key := range []string{"term.running", "term.seeThem", "term.key"} {
+		if !strings.Contains(out, cat.T(key)) {
+			t.Errorf("the welcome lacks %s %q:\n%s", key, cat.T(key), out)
+		}
+	}
+	if keep := cat.N("term.days", 7); !strings.Contains(out, keep) {
+		t.Errorf("the welcome does not say photos are kept %q:\n%s", keep, out)
+	}
 
 	if !strings.HasPrefix(w.uploadLink, cmd.base+api.UploadPathMark) {
 		t.Fatalf("upload link %q is not under %s%s:\n%s", w.uploadLink, cmd.base, api.UploadPathMark, out)
@@ -308,23 +349,21 @@ func TestServeTerminal(t *testing.T) {
 	}
 
 	// The line for the photo; it is printed once the copy is written.
+	want := cat.T("term.received", "time", img.CreatedAt.Local().Format("15:04:05"),
+		"name", strconv.Quote(name), "width", strconv.Itoa(img.Width), "height", strconv.Itoa(img.Height),
+		"size", sizeText(img.Size)) + "  → " + filepath.Join(folder, name)
 	deadline := time.Now().Add(terminalWait)
-	var line string
+	line := ""
 	for line == "" {
 		for l := range strings.SplitSeq(cmd.out.String(), "\n") {
-			if strings.Contains(l, "  received ") {
+			if l == want {
 				line = l
 			}
 		}
 		if line == "" && time.Now().After(deadline) {
-			t.Fatalf("no received line within %v:\n%s\nstderr:\n%s", terminalWait, cmd.out, cmd.errOut)
+			t.Fatalf("no line %q within %v:\n%s\nstderr:\n%s", want, terminalWait, cmd.out, cmd.errOut)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	want := img.CreatedAt.Local().Format("15:04:05") + "  received " + strconv.Quote(name) + "  " +
-		strconv.Itoa(img.Width) + "×" + strconv.Itoa(img.Height) + "  " + sizeText(img.Size) + "  → " + filepath.Join(folder, name)
-	if line != want {
-		t.Errorf("received line\n  %q\nwant\n  %q", line, want)
 	}
 
 	files, err := os.ReadDir(filepath.Join(cmd.saveTo, folder))

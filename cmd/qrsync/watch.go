@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudwego/hertz/pkg/common/hlog"
 
+	"qrsync/locale"
 	"qrsync/watch"
 	"qrsync/watch/hertzfetch"
 )
@@ -69,7 +70,7 @@ func parseWatch(args []string, stderr io.Writer) (watch.Config, bool, error) {
 
 // runWatch is `qrsync watch`: it parses the arguments, wires the watcher
 // to Hertz's client and prints what it reports.
-func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runWatch(ctx context.Context, args []string, cat *locale.Catalog, stdout, stderr io.Writer) error {
 	cfg, quiet, err := parseWatch(args, stderr)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Fetcher = f
 	if !quiet {
 		cfg.Report = func(r watch.Report) {
-			if line := r.String(); line != "" {
+			if line := r.Text(cat); line != "" {
 				fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), line)
 			}
 		}
@@ -97,7 +98,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err = w.Run(ctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		if !quiet {
-			fmt.Fprintf(stdout, "%s stopped; run the same command to resume\n", time.Now().Format("15:04:05"))
+			fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), cat.T("term.watch.stopped"))
 		}
 		return nil
 	}
