@@ -210,7 +210,16 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 // receiveAll is ingestAll's first step: it receives the parts of body into
 // got until the body ends or a part fails.
 func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary string, body io.Reader, declared int64, got *[]*received, failing **progress) error {
-	mr := multipart.NewReader(body, boundary)
+	// The multipart reader reads its source 4 KB at a time, and each of
+	// those would be a read(2) and a deadline change: a buffer of
+	// ingestBuffer in between makes them one per 64 KB. It never reads
+	// past the declared length, so bytes after the body stay on the
+	// connection for atEOF and watchPeer to see.
+	src := body
+	if declared >= 0 {
+		src = io.LimitReader(body, declared)
+	}
+	mr := multipart.NewReader(bufio.NewReaderSize(src, ingestBuffer), boundary)
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
