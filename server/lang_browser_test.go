@@ -88,13 +88,15 @@ func TestBrowserLanguageSwitchIsRemembered(t *testing.T) {
 	browser := browsertest.ChromiumIn(t, "en-US")
 	pc, _ := openPCPage(t, browser, a.Base)
 	zh := locale.Match("zh-CN")
-	if err := chromedp.Do(pc, chromedp.SetValue(`#lang`, zh.Lang)); err != nil {
-		t.Fatal(err)
-	}
-	// SetValue fires no change event; a person's pick does. The page then
+	// A person's pick: the value, then the change event. The page then
 	// loads again: wait for the new document before polling in it, since a
-	// poll running while the old one goes fails with it.
-	js[bool](t, pc, `window.beforeSwitch = true, document.querySelector('#lang').dispatchEvent(new Event('change')), true`)
+	// poll running while the old one goes fails with it. One evaluation
+	// does it all, so nothing else runs while the old document goes.
+	js[bool](t, pc, `window.beforeSwitch = true;
+		const sel = document.querySelector('#lang');
+		sel.value = '`+zh.Lang+`';
+		sel.dispatchEvent(new Event('change'));
+		true`)
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		if gone, err := chromedp.Run(pc, chromedp.Evaluate[bool](`window.beforeSwitch !== true`)); err == nil && gone {
 			break
