@@ -138,10 +138,12 @@ type Info struct {
 //
 // It is built for a tee: r may be the read end of an io.Pipe fed by a slow
 // upload, and decoding proceeds while the bytes arrive. On success it has
-// read r to EOF (bytes after the image, such as a JPEG's MPF preview or a
-// WebP's trailing EXIF chunk, are drained and still scanned for EXIF), so
-// the writer of a pipe never blocks forever; on error it may return early,
-// and the caller should then close the pipe's reader with that error.
+// read r through the image: a JPEG to its end (EOI), leaving unread what
+// may follow it (an MPF preview, a gain map), every other format to EOF
+// (a WebP's trailing EXIF chunk is still scanned). It may return early on
+// error too; the caller of a pipe closes its reader once Process returns,
+// so that the writer never blocks: with the error, or, on success, so
+// that the writer goes on alone.
 //
 // Errors wrap ErrUnsupported, ErrTooManyPixels or ErrCorrupt;
 // a panic in a decoder is ErrCorrupt. An error returned by r itself (not
@@ -150,7 +152,8 @@ type Info struct {
 // Animated WebP is ErrUnsupported (the decoder has no animation support);
 // for GIF the first frame is used.
 // Images with transparency are flattened onto white. Nothing is written to
-// thumb unless the whole stream was good.
+// thumb unless all of the stream Process reads was good; whether bytes it
+// leaves unread arrive is the caller's to check.
 func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	opt, err = opt.withDefaults()
 	if err != nil {
@@ -310,8 +313,15 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	img = nil
 	callRelease()
 
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return Info{}, decodeError(err, src)
+	// A JPEG's own metadata all comes before its pixels: what follows its
+	// end (an MPF preview, a gain map, a phone's trailer) is left unread,
+	// so the thumbnail is ready as soon as the image is. The other formats
+	// may put EXIF after the pixels (WebP's chunk, PNG's eXIf) and are
+	// read to the end.
+	if format != JPEG {
+		if _, err := io.Copy(io.Discard, tee); err != nil {
+			return Info{}, decodeError(err, src)
+		}
 	}
 
 	orient := 1

@@ -590,10 +590,14 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *rece
 		if err == nil {
 			s.metrics.thumbnailDone(time.Since(start))
 		}
-		// Unblocks the copy if the decoder stopped early: a bad image
-		// stops it, a deferred decode lets it go on alone.
+		// Unblocks the copy if the decoder stopped before the body's end:
+		// a bad image stops it; a deferred decode, or a JPEG done before
+		// what follows its end, lets it go on alone.
 		stop := errDecoderStopped
-		if errors.Is(err, errDecodeBusy) {
+		switch {
+		case err == nil:
+			stop = errDecoderDone
+		case errors.Is(err, errDecodeBusy):
 			stop = errDecodeBusy
 		}
 		pr.CloseWithError(stop)
@@ -616,11 +620,16 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *rece
 	return out.Close()
 }
 
-// errDecoderStopped is what the copy sees once the decoder has returned.
+// errDecoderStopped is what the copy sees once the decoder has failed.
 var errDecoderStopped = errors.New("decoder stopped")
 
+// errDecoderDone is what the copy sees once the decoder has made the
+// thumbnail before the body's end: the copy goes on alone.
+var errDecoderDone = errors.New("decoder done")
+
 // detachableWriter feeds the decoder's pipe until the decoder lets go of
-// it (errDecodeBusy), after which the copy goes on without it.
+// it (errDecodeBusy, errDecoderDone), after which the copy goes on
+// without it.
 type detachableWriter struct {
 	w        io.Writer
 	detached bool
@@ -631,7 +640,7 @@ func (d *detachableWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	n, err := d.w.Write(p)
-	if errors.Is(err, errDecodeBusy) {
+	if errors.Is(err, errDecodeBusy) || errors.Is(err, errDecoderDone) {
 		d.detached = true
 		return len(p), nil
 	}
