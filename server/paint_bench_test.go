@@ -26,9 +26,12 @@ import (
 // shows the QR, and, in wall-clock ms (timeOrigin + now), the frame that
 // first shows a photo tile's thumbnail. A load event on an <img> is when
 // its pixels are ready; the next animation frame is the one that paints
-// them.
+// them. For QRSYNC_PAINT_TIMELINE it also keeps the page's fetch calls,
+// its long tasks and DOMContentLoaded (timelineJS).
 const paintProbe = `(function () {
-  var f = window.fetch; window.__fetchAt = [];
+  var f = window.fetch; window.__fetchAt = []; window.__long = [];
+  try { new PerformanceObserver(function (l) { l.getEntries().forEach(function (e) { window.__long.push(Math.round(e.startTime) + "+" + Math.round(e.duration)); }); }).observe({type: "longtask", buffered: true}); } catch (e) {}
+  document.addEventListener("DOMContentLoaded", function () { window.__dcl = performance.now(); });
   window.fetch = function () { window.__fetchAt.push(performance.now()); return f.apply(this, arguments); };
   document.addEventListener("load", function (e) {
     var t = e.target;
@@ -42,6 +45,24 @@ const paintProbe = `(function () {
     }
   }, true);
 })();`
+
+// timelineJS sums up, in the page, where the time to the QR went (ms from
+// navigation start): DOM interactive, DOMContentLoaded, first paint, when
+// the page's scripts called fetch (boot.js's first call is when it ran),
+// the page's performance marks, the main thread's long tasks
+// (start+duration: a layout with its font look-ups shows here), and each
+// resource as start/requestStart/responseStart→responseEnd.
+const timelineJS = `(function () {
+  var r = Math.round, nav = performance.getEntriesByType("navigation")[0];
+  var out = "dI " + r(nav.domInteractive) + " dcl " + r(window.__dcl) + " fp " + r((performance.getEntriesByType("paint")[0] || {}).startTime);
+  out += " fetch@" + (window.__fetchAt || []).map(r).join(",");
+  out += " marks " + performance.getEntriesByType("mark").map(function (m) { return m.name + "@" + r(m.startTime); }).join(",");
+  out += " long " + (window.__long || []).join(",");
+  out += " | " + [nav].concat(performance.getEntriesByType("resource")).map(function (e) {
+    return e.name.replace(location.origin, "").replace(/^\/api\/sessions\/[^/]+\//, "S/").slice(0, 24) + " " + r(e.startTime) + (e.requestStart ? "/" + r(e.requestStart) : "") + "/" + r(e.responseStart) + "→" + r(e.responseEnd);
+  }).join(" | ");
+  return out;
+})()`
 
 // BenchmarkPCPaint loads the PC page cold ten times — each in a fresh
 // browser context (empty cache, empty localStorage: a first visit) with
@@ -110,7 +131,7 @@ func coldLoad(browser context.Context, a *apptest.App, photo []byte) (qrMS, thum
 	if os.Getenv("QRSYNC_PAINT_TIMELINE") != "" {
 		// What the page fetched, when (ms from navigation start): where
 		// the time to the QR goes.
-		line, _ := chromedp.Run(tab, chromedp.Evaluate[string](`"dI " + Math.round(performance.getEntriesByType("navigation")[0].domInteractive) + " fp " + Math.round((performance.getEntriesByType("paint")[0]||{}).startTime) + " fetch@" + (window.__fetchAt||[]).map(Math.round).join(",") + " | " + [performance.getEntriesByType("navigation")[0]].concat(performance.getEntriesByType("resource")).map(e => e.name.replace(location.origin, "").slice(0, 40) + " " + Math.round(e.startTime) + "→" + Math.round(e.responseEnd)).join(" | ")`))
+		line, _ := chromedp.Run(tab, chromedp.Evaluate[string](timelineJS))
 		fmt.Fprintf(os.Stderr, "QR at %.0f ms: %s\n", qrMS, line)
 	}
 	// The upload waits for the stream: a photo sent before the page

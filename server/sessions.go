@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cloudwego/hertz/pkg/app"
-	qrcode "github.com/skip2/go-qrcode"
 
 	"qrsync/api"
 	"qrsync/locale"
@@ -347,7 +346,7 @@ func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
 		}
 		base = v
 	}
-	png, err := qrcode.Encode(s.sessionJSON(sess, base).UploadURL, qrcode.Medium, size)
+	png, err := qrPNG(s.sessionJSON(sess, base).UploadURL, size)
 	if err != nil {
 		s.writeError(c, fmt.Errorf("draw QR: %w", err))
 		return

@@ -295,9 +295,9 @@
     });
     return;
   }
-  // The script is async: it runs as soon as it arrives, maybe before the
-  // page is parsed. The session is asked for at once; the code is painted,
-  // and the client started, once the page is there.
+  // The script runs before the page's body is parsed (index.html says
+  // why). The session is asked for at once; the code is painted, and the
+  // client started, once the page is there.
   var ready = early();
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { start(ready); });
