@@ -155,22 +155,113 @@ func (c *Client) Run(ctx context.Context) error {
 	if sleep == nil {
 		sleep = sleepContext
 	}
+	l := loop{
+		connect:      func(id string) (*Response, error) { return c.Connect(ctx, id) },
+		done:         ctx.Done(),
+		cause:        ctx.Err,
+		sleep:        func(d time.Duration) error { return sleep(ctx, d) },
+		lastEventID:  &c.LastEventID,
+		backoff:      c.Backoff,
+		maxEventSize: c.MaxEventSize,
+		onEvent:      c.OnEvent,
+		onState:      c.OnState,
+	}
+	return l.run()
+}
+
+// Stream is Client without context.Context, for the browser build: there
+// the context package, and the time formatting its Deadline method drags
+// in, cost more of the download than the whole stream client. Closing
+// Done plays the part of cancelling the context; everything else behaves
+// exactly as Client does (the two share one implementation).
+type Stream struct {
+	// Connect opens a connection; required. It should give up once Done
+	// is closed.
+	Connect func(lastEventID string) (*Response, error)
+	// Done stops Run when closed; nil means never.
+	Done <-chan struct{}
+	// LastEventID, Backoff, MaxEventSize, OnEvent and OnState are as in
+	// Client.
+	LastEventID  string
+	Backoff      Backoff
+	MaxEventSize int
+	OnEvent      func(Event) error
+	OnState      func(State, error)
+	// Sleep waits between attempts and must return early with an error
+	// once Done is closed; nil means a timer.
+	Sleep func(d time.Duration) error
+}
+
+// ErrStopped is what Stream.Run returns (and reports with StateEnded)
+// once Done is closed: Client's ctx.Err().
+var ErrStopped = errors.New("eventsource: stopped")
+
+// Run is Client.Run with Done in place of the context: it returns
+// ErrStopped once Done is closed.
+func (s *Stream) Run() error {
+	if s.Connect == nil {
+		return errors.New("eventsource: Stream.Connect is nil")
+	}
+	done := s.Done
+	sleep := s.Sleep
+	if sleep == nil {
+		sleep = func(d time.Duration) error { return sleepDone(done, d) }
+	}
+	l := loop{
+		connect:      s.Connect,
+		done:         done,
+		cause:        func() error { return ErrStopped },
+		sleep:        sleep,
+		lastEventID:  &s.LastEventID,
+		backoff:      s.Backoff,
+		maxEventSize: s.MaxEventSize,
+		onEvent:      s.OnEvent,
+		onState:      s.OnState,
+	}
+	return l.run()
+}
+
+// loop is what Client and Stream share: one run of the reconnect loop,
+// stopped when done is closed, with cause saying why.
+type loop struct {
+	connect      func(lastEventID string) (*Response, error)
+	done         <-chan struct{}
+	cause        func() error
+	sleep        func(time.Duration) error
+	lastEventID  *string // the Client's or Stream's, kept current
+	backoff      Backoff
+	maxEventSize int
+	onEvent      func(Event) error
+	onState      func(State, error)
+}
+
+// stopped returns the cause once done is closed, else nil.
+func (c *loop) stopped() error {
+	select {
+	case <-c.done:
+		return c.cause()
+	default:
+		return nil
+	}
+}
+
+func (c *loop) run() error {
 	dec := NewDecoder(nil) // one decoder, buffers reused across connections
-	dec.SetMaxEventSize(c.MaxEventSize)
+	dec.SetMaxEventSize(c.maxEventSize)
 
 	var retry time.Duration // the server's last retry, 0 if none yet
 	failures := 0
 	c.setState(StateConnecting, nil)
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := c.stopped(); err != nil {
 			return c.end(err)
 		}
-		drop, failed, final := c.connectOnce(ctx, dec, &retry)
+		drop, failed, final := c.connectOnce(dec, &retry)
 		if final != nil {
 			return c.end(final)
 		}
-		if ctx.Err() != nil {
-			return c.end(ctx.Err())
+		if err := c.stopped(); err != nil {
+			return c.end(err)
 		}
 		if failed {
 			failures++
@@ -178,9 +269,9 @@ func (c *Client) Run(ctx context.Context) error {
 			failures = 0
 		}
 		c.setState(StateReconnecting, drop)
-		if err := sleep(ctx, c.Backoff.Delay(retry, failures)); err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
+		if err := c.sleep(c.backoff.Delay(retry, failures)); err != nil {
+			if stop := c.stopped(); stop != nil {
+				err = stop
 			}
 			return c.end(err)
 		}
@@ -191,8 +282,8 @@ func (c *Client) Run(ctx context.Context) error {
 // returns why it dropped and whether that counts as a failed attempt (no
 // usable connection, or an event too large, which the server would resend
 // on every resume), or a final error that ends Run.
-func (c *Client) connectOnce(ctx context.Context, dec *Decoder, retry *time.Duration) (drop error, failed bool, final error) {
-	resp, err := c.Connect(ctx, c.LastEventID)
+func (c *loop) connectOnce(dec *Decoder, retry *time.Duration) (drop error, failed bool, final error) {
+	resp, err := c.connect(*c.lastEventID)
 	if err == nil && resp == nil {
 		err = errors.New("the connector returned no response")
 	}
@@ -208,7 +299,7 @@ func (c *Client) connectOnce(ctx context.Context, dec *Decoder, retry *time.Dura
 	}
 	closeBody := sync.OnceValue(body.Close)
 	defer closeBody()
-	if err := ctx.Err(); err != nil {
+	if err := c.stopped(); err != nil {
 		return nil, false, err
 	}
 	switch {
@@ -219,44 +310,53 @@ func (c *Client) connectOnce(ctx context.Context, dec *Decoder, retry *time.Dura
 		return nil, false, &EndedError{Status: resp.Status, ContentType: resp.ContentType}
 	}
 
-	// A Read blocked on a quiet stream would not see ctx: close the body to
-	// stop it at once.
-	stop := context.AfterFunc(ctx, func() { closeBody() })
-	defer stop()
+	// A Read blocked on a quiet stream would not see the stop: close the
+	// body to stop it at once.
+	if c.done != nil {
+		left := make(chan struct{})
+		defer close(left)
+		go func() {
+			select {
+			case <-c.done:
+				closeBody()
+			case <-left:
+			}
+		}()
+	}
 
 	c.setState(StateLive, nil)
 	dec.Reset(body)
-	dec.SetLastEventID(c.LastEventID)
+	dec.SetLastEventID(*c.lastEventID)
 	for {
 		ev, err := dec.Next()
 		if r, ok := dec.Retry(); ok {
 			*retry = r
 		}
 		if err != nil {
-			c.LastEventID = dec.LastEventID()
+			*c.lastEventID = dec.LastEventID()
 			if err == io.EOF {
 				return &wrapError{"eventsource: the server closed the stream", io.EOF}, false, nil
 			}
 			return &wrapError{"eventsource: stream dropped", err}, errors.Is(err, ErrEventTooLarge), nil
 		}
-		if err := ctx.Err(); err != nil {
-			// Events still buffered after a cancel are not delivered.
+		if err := c.stopped(); err != nil {
+			// Events still buffered after a stop are not delivered.
 			return nil, false, err
 		}
-		if c.OnEvent != nil {
-			if err := c.OnEvent(ev); err != nil {
+		if c.onEvent != nil {
+			if err := c.onEvent(ev); err != nil {
 				if errors.Is(err, ErrStop) {
-					c.LastEventID = dec.LastEventID()
+					*c.lastEventID = dec.LastEventID()
 				}
 				return nil, false, err
 			}
 		}
-		c.LastEventID = dec.LastEventID()
+		*c.lastEventID = dec.LastEventID()
 	}
 }
 
 // end reports StateEnded and turns ErrStop into a clean nil.
-func (c *Client) end(err error) error {
+func (c *loop) end(err error) error {
 	c.setState(StateEnded, err)
 	if errors.Is(err, ErrStop) {
 		return nil
@@ -264,9 +364,9 @@ func (c *Client) end(err error) error {
 	return err
 }
 
-func (c *Client) setState(s State, err error) {
-	if c.OnState != nil {
-		c.OnState(s, err)
+func (c *loop) setState(s State, err error) {
+	if c.onState != nil {
+		c.onState(s, err)
 	}
 }
 
@@ -304,20 +404,33 @@ func equalFoldASCII(s, want string) bool {
 	return i == len(want)
 }
 
-// sleepContext waits for d or until ctx is done. It uses AfterFunc, not a
-// Timer: a timer's channel drags time's formatting code into the wasm
-// build.
+// sleepContext waits for d or until ctx is done.
 func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+	if sleepDone(ctx.Done(), d) != nil {
 		return ctx.Err()
 	}
-	done := make(chan struct{})
-	t := time.AfterFunc(d, func() { close(done) })
+	return nil
+}
+
+// sleepDone waits for d or until done is closed, and then returns
+// ErrStopped. It uses AfterFunc, not a Timer: a timer's channel drags
+// time's formatting code into the wasm build.
+func sleepDone(done <-chan struct{}, d time.Duration) error {
+	if d <= 0 {
+		select {
+		case <-done:
+			return ErrStopped
+		default:
+			return nil
+		}
+	}
+	fired := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(fired) })
 	defer t.Stop()
 	select {
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-done:
+		return ErrStopped
+	case <-fired:
 		return nil
 	}
 }

@@ -54,4 +54,8 @@
 // for good on 204, 404, 410 and other 4xx answers and on a 200 that is not
 // text/event-stream, reporting each change through OnState so the page can
 // show live, reconnecting or ended.
+//
+// Stream is the same client stopped by closing a channel instead of
+// cancelling a context, for the browser build, where package context costs
+// more of the download than the client itself. Both run one loop.
 package eventsource

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"syscall/js"
@@ -53,9 +52,9 @@ type app struct {
 	mu    sync.Mutex
 	g     *Gallery // the session on show; nil before the first
 	tiles map[Key]js.Value
-	stop  context.CancelFunc // ends the current session's stream
-	busy  bool               // a session is being created or loaded
-	texts SessionTexts       // as shown, so the DOM is touched on change only
+	stop  func()       // ends the current session's stream
+	busy  bool         // a session is being created or loaded
+	texts SessionTexts // as shown, so the DOM is touched on change only
 
 	candidates   []string // GET /api/addresses, once per page
 	addresses    []string // choices of the address switcher
@@ -189,7 +188,7 @@ func (a *app) load(id, fallback string) {
 		}
 	}()
 	a.say("")
-	status, body, err := fetchBytes(context.Background(), "GET", api.SessionPath(id), acceptJSON)
+	status, body, err := fetchBytes(nil, "GET", api.SessionPath(id), acceptJSON)
 	if err != nil {
 		a.failed(fill(T.ErrStart, "{reason}", T.ErrUnreachable), func() { a.load(id, fallback) })
 		return
@@ -257,7 +256,7 @@ func (a *app) create(first bool) {
 
 // createSession POSTs a new session; reason says why it failed.
 func createSession() (api.Session, string) {
-	status, body, err := fetchBytes(context.Background(), "POST", api.SessionsPath, acceptJSON)
+	status, body, err := fetchBytes(nil, "POST", api.SessionsPath, acceptJSON)
 	if err != nil {
 		return api.Session{}, T.ErrUnreachable
 	}
@@ -321,10 +320,10 @@ func (a *app) show(s api.Session) {
 	ops = append(ops, g.Snapshot(s.Images)...)
 	a.render(ops)
 	a.el.downloadAll.Set("href", api.ArchivePath(s.ID))
-	ctx, stop := context.WithCancel(context.Background())
-	a.stop = stop
-	go a.stream(ctx, g)
-	go a.loadAddresses(ctx, g)
+	done := make(chan struct{})
+	a.stop = func() { close(done) } // reset calls it once
+	go a.stream(done, g)
+	go a.loadAddresses(done, g)
 }
 
 // showEnded shows that session id has ended (410 when the page loaded it).
@@ -336,12 +335,14 @@ func (a *app) showEnded(id string) {
 	a.render(g.SetState(StateEnded))
 }
 
-// stream follows the session's event stream until it ends or ctx stops it.
-func (a *app) stream(ctx context.Context, g *Gallery) {
+// stream follows the session's event stream until it ends or done is
+// closed.
+func (a *app) stream(done <-chan struct{}, g *Gallery) {
 	// The zero Backoff and MaxEventSize are right here: the server's retry
 	// plus jitter, and 1 MiB per event, four times a full 500-image snapshot.
-	c := &eventsource.Client{
-		Connect: fetchConnector(g.Session().EventsURL),
+	c := &eventsource.Stream{
+		Connect: fetchConnector(g.Session().EventsURL, done),
+		Done:    done,
 		OnEvent: func(ev eventsource.Event) error {
 			var applyErr error
 			a.update(g, func() []Op {
@@ -369,9 +370,11 @@ func (a *app) stream(ctx context.Context, g *Gallery) {
 			})
 		},
 	}
-	err := c.Run(ctx)
-	if ctx.Err() != nil {
+	err := c.Run()
+	select {
+	case <-done:
 		return // another session took its place
+	default:
 	}
 	// Run returns only when the stream is over for good: expired, 404/410.
 	a.update(g, func() []Op { return g.SetState(StateEnded) })
@@ -422,7 +425,7 @@ func (a *app) newCode() {
 	id := g.Session().ID
 	a.el.newCode.Set("disabled", true)
 	defer a.el.newCode.Set("disabled", false)
-	status, body, err := fetchBytes(context.Background(), "POST", api.UploadLinkPath(id), acceptJSON)
+	status, body, err := fetchBytes(nil, "POST", api.UploadLinkPath(id), acceptJSON)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrNewCode, "{reason}", T.ErrUnreachable))
@@ -453,7 +456,7 @@ func (a *app) deleteImage(id string) {
 	if g == nil || img.ID == "" || img.URL == "" {
 		return
 	}
-	status, body, err := fetchBytes(context.Background(), "DELETE", img.URL, nil)
+	status, body, err := fetchBytes(nil, "DELETE", img.URL, nil)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrDelete, "{name}", img.Name, "{reason}", T.ErrUnreachable))
@@ -503,12 +506,12 @@ func (a *app) qrSize() int {
 	return QRSize(qrCSSSize, a.win.Get("devicePixelRatio").Float())
 }
 
-func (a *app) loadAddresses(ctx context.Context, g *Gallery) {
+func (a *app) loadAddresses(done <-chan struct{}, g *Gallery) {
 	a.mu.Lock()
 	have := a.candidates != nil
 	a.mu.Unlock()
 	if !have {
-		status, body, err := fetchBytes(ctx, "GET", "/api/addresses", acceptJSON)
+		status, body, err := fetchBytes(done, "GET", "/api/addresses", acceptJSON)
 		if err != nil || status != 200 {
 			return // the switcher is a convenience; the default QR still works
 		}
