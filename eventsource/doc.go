@@ -55,7 +55,9 @@
 // text/event-stream, reporting each change through OnState so the page can
 // show live, reconnecting or ended.
 //
-// Stream is the same client stopped by closing a channel instead of
-// cancelling a context, for the browser build, where package context costs
-// more of the download than the client itself. Both run one loop.
+// The Decoder and the reconnect loop live in package sse, which imports
+// neither time nor context: the browser build uses sse.Stream, the same
+// client stopped by closing a channel, because those two packages would cost
+// more of its download than the client itself. This package wraps them for
+// a context and time.Duration; both builds run the same code.
 package eventsource

@@ -6,17 +6,32 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"qrsync/eventsource/sse"
 )
 
-// stream is r.client(s) as a Stream, so both front ends run one script.
-func (r *recorder) stream(s *fakeServer) *Stream {
+// sleepDone is the timer a Stream's owner supplies: d, or until done.
+func sleepDone(done <-chan struct{}) func(sse.Duration) error {
+	return func(d sse.Duration) error {
+		select {
+		case <-done:
+			return sse.ErrStopped
+		case <-time.After(time.Duration(d)):
+			return nil
+		}
+	}
+}
+
+// stream is r.client(s) as an sse.Stream, so the core and its context
+// wrapper run one script.
+func (r *recorder) stream(s *fakeServer) *sse.Stream {
 	c := r.client(s)
-	return &Stream{
+	return &sse.Stream{
 		Connect: func(id string) (*Response, error) { return s.connect(context.Background(), id) },
-		Backoff: c.Backoff,
+		Backoff: sse.Backoff{Jitter: c.Backoff.Jitter},
 		OnEvent: c.OnEvent,
 		OnState: c.OnState,
-		Sleep:   func(d time.Duration) error { return c.Sleep(context.Background(), d) },
+		Sleep:   func(d sse.Duration) error { return c.Sleep(context.Background(), time.Duration(d)) },
 	}
 }
 
@@ -57,9 +72,10 @@ func TestStreamStop(t *testing.T) {
 		s := &fakeServer{t: t, steps: []step{{status: 200, body: "data: a\n\n", block: true}}}
 		stop := make(chan struct{})
 		var final error
-		st := &Stream{
+		st := &sse.Stream{
 			Connect: func(id string) (*Response, error) { return s.connect(context.Background(), id) },
 			Done:    stop,
+			Sleep:   sleepDone(stop),
 			OnEvent: func(Event) error { close(stop); return nil },
 			OnState: func(s State, err error) {
 				if s == StateEnded {
@@ -71,8 +87,8 @@ func TestStreamStop(t *testing.T) {
 		go func() { done <- st.Run() }()
 		select {
 		case err := <-done:
-			if err != ErrStopped || final != ErrStopped {
-				t.Errorf("Run = %v, ended with %v; want ErrStopped", err, final)
+			if err != sse.ErrStopped || final != sse.ErrStopped {
+				t.Errorf("Run = %v, ended with %v; want sse.ErrStopped", err, final)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("Run did not return after Done closed")
@@ -83,10 +99,11 @@ func TestStreamStop(t *testing.T) {
 		s := &fakeServer{t: t, steps: []step{{err: errors.New("refused")}}}
 		stop := make(chan struct{})
 		states := make(chan State, 10)
-		st := &Stream{
+		st := &sse.Stream{
 			Connect: func(id string) (*Response, error) { return s.connect(context.Background(), id) },
 			Done:    stop,
-			Backoff: Backoff{Initial: time.Hour},
+			Sleep:   sleepDone(stop),
+			Backoff: sse.Backoff{Initial: sse.Duration(time.Hour)},
 			OnState: func(s State, _ error) { states <- s },
 		}
 		done := make(chan error)
@@ -99,16 +116,20 @@ func TestStreamStop(t *testing.T) {
 		close(stop)
 		select {
 		case err := <-done:
-			if err != ErrStopped {
+			if err != sse.ErrStopped {
 				t.Errorf("Run = %v", err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("Run did not return after Done closed")
 		}
 	})
-	t.Run("needs a connector", func(t *testing.T) {
-		if err := (&Stream{}).Run(); err == nil {
+	t.Run("needs a connector and a sleep", func(t *testing.T) {
+		if err := (&sse.Stream{Sleep: sleepDone(nil)}).Run(); err == nil {
 			t.Fatal("Run without Connect succeeded")
+		}
+		connect := func(string) (*Response, error) { return nil, errors.New("no") }
+		if err := (&sse.Stream{Connect: connect}).Run(); err == nil {
+			t.Fatal("Run without Sleep succeeded")
 		}
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"syscall/js"
 
-	"qrsync/eventsource"
+	"qrsync/eventsource/sse"
 )
 
 // The browser's fetch is the only HTTP this client has: net/http would add
@@ -120,12 +120,12 @@ func onStop(done <-chan struct{}, f func()) (stop func()) {
 	return func() { once.Do(func() { close(left) }) }
 }
 
-// stopErr prefers eventsource.ErrStopped, once done is closed, over the
+// stopErr prefers sse.ErrStopped, once done is closed, over the
 // browser's AbortError.
 func stopErr(done <-chan struct{}, err error) error {
 	select {
 	case <-done:
-		return eventsource.ErrStopped
+		return sse.ErrStopped
 	default:
 		return err
 	}
@@ -135,8 +135,8 @@ func stopErr(done <-chan struct{}, err error) error {
 // Last-Event-ID as a header (same origin, so no CORS preflight question).
 // The body is handed over as a stream, chunk by chunk, so an event shows the
 // moment its bytes arrive. Closing done aborts the request.
-func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID string) (*eventsource.Response, error) {
-	return func(lastEventID string) (*eventsource.Response, error) {
+func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID string) (*sse.Response, error) {
+	return func(lastEventID string) (*sse.Response, error) {
 		headers := map[string]string{"Accept": "text/event-stream"}
 		if lastEventID != "" {
 			headers["Last-Event-ID"] = lastEventID
@@ -157,7 +157,7 @@ func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID str
 		if ct.Type() != js.TypeString { // null when absent
 			ct = js.ValueOf("")
 		}
-		return &eventsource.Response{
+		return &sse.Response{
 			Status:      resp.Get("status").Int(),
 			ContentType: ct.String(),
 			Body:        body,
