@@ -1,10 +1,16 @@
 // Package api holds the JSON shapes that cross the wire between the server,
 // the PC page's wasm client and `qrsync watch`. It is deliberately tiny and
 // imports nothing but the standard library, so the wasm client can share it
-// without pulling in the server's dependencies.
+// without pulling in the server's dependencies. Everything without a
+// time.Time in it lives in package wire (which the wasm client imports
+// instead, to stay clear of package time) and is re-exported here.
 package api
 
-import "time"
+import (
+	"time"
+
+	"qrsync/api/wire"
+)
 
 // Session is a viewer's handle on one photo drop. ID is the viewer's secret;
 // the upload token only appears inside UploadURL.
@@ -23,36 +29,31 @@ type Session struct {
 	Images []Image `json:"images,omitzero"`
 }
 
-// The URL layout of a session's routes, in one place for the server, the
-// page and the watch command. UploadPathMark is what precedes the upload
-// token in an upload URL.
+// The URL layout of a session's routes (see package wire).
 const (
-	SessionsPath   = "/api/sessions"
-	UploadPathMark = "/u/"
-	UploadAPIPath  = "/api/upload/"
+	SessionsPath   = wire.SessionsPath
+	UploadPathMark = wire.UploadPathMark
+	UploadAPIPath  = wire.UploadAPIPath
 )
 
-// PageFragment introduces a session id in the PC page's URL. A fragment
-// never leaves the browser (no server, proxy or log sees it), and the page
-// moves the id into local storage and clears it from the address bar.
-const PageFragment = "#s="
+// PageFragment introduces a session id in the PC page's URL (see package
+// wire).
+const PageFragment = wire.PageFragment
 
 // PageURL is the address that opens a session's PC page from base.
-func PageURL(base, sessionID string) string { return base + "/" + PageFragment + sessionID }
+func PageURL(base, sessionID string) string { return wire.PageURL(base, sessionID) }
 
 // SessionPath is the path of a session's own routes.
-func SessionPath(sessionID string) string { return SessionsPath + "/" + sessionID }
+func SessionPath(sessionID string) string { return wire.SessionPath(sessionID) }
 
 // ImagePath is the path of one image of a session (its original bytes).
-func ImagePath(sessionID, imageID string) string {
-	return SessionPath(sessionID) + "/images/" + imageID
-}
+func ImagePath(sessionID, imageID string) string { return wire.ImagePath(sessionID, imageID) }
 
 // ArchivePath is the path of the zip of every original of a session.
-func ArchivePath(sessionID string) string { return SessionPath(sessionID) + "/archive.zip" }
+func ArchivePath(sessionID string) string { return wire.ArchivePath(sessionID) }
 
 // UploadLinkPath is the path that replaces a session's upload link.
-func UploadLinkPath(sessionID string) string { return SessionPath(sessionID) + "/upload-link" }
+func UploadLinkPath(sessionID string) string { return wire.UploadLinkPath(sessionID) }
 
 // Image describes one stored photo. Width and Height are as displayed, after
 // EXIF orientation; URL and ThumbURL are paths under the session.
@@ -87,33 +88,18 @@ type UploadResult struct {
 	Duplicate []string `json:"duplicate,omitempty"`
 }
 
-// Event names on the session stream (DESIGN §4).
+// Event names on the session stream (see package wire).
 const (
-	EventSnapshot = "snapshot"
-	EventImage    = "image"
-	EventRemoved  = "removed"
-	EventExpired  = "expired"
-	// EventUpload is live news of a file a phone is sending: no id, never
-	// replayed (UploadProgress).
-	EventUpload = "upload"
-	// EventSession carries the session's own fields (a Session without
-	// images) when they change: a new upload link, or ExpiresAt moved.
-	EventSession = "session"
+	EventSnapshot = wire.EventSnapshot
+	EventImage    = wire.EventImage
+	EventRemoved  = wire.EventRemoved
+	EventExpired  = wire.EventExpired
+	EventUpload   = wire.EventUpload
+	EventSession  = wire.EventSession
 )
 
-// UploadProgress is the data of an upload event: how much of a file has
-// arrived; once it failed, why (Error set); or, when the session already
-// held the same bytes, which image it is (Duplicate set), since then no
-// image event follows. Total is 0 when the phone did not say how long
-// the upload is.
-type UploadProgress struct {
-	Upload    string       `json:"upload"`
-	Name      string       `json:"name"`
-	Received  int64        `json:"received"`
-	Total     int64        `json:"total"`
-	Error     *ErrorDetail `json:"error,omitempty"`
-	Duplicate string       `json:"duplicate,omitempty"`
-}
+// UploadProgress is the data of an upload event (see package wire).
+type UploadProgress = wire.UploadProgress
 
 // Snapshot is the data of a snapshot event: the whole gallery at one point
 // of the event log, so that the events after it apply cleanly.
@@ -123,37 +109,25 @@ type Snapshot struct {
 }
 
 // Removed is the data of a removed event.
-type Removed struct {
-	ID string `json:"id"`
-}
+type Removed = wire.Removed
 
-// Error codes of the JSON error body (DESIGN §3).
+// Error codes of the JSON error body (see package wire).
 const (
-	CodeBadRequest  = "bad_request"
-	CodeNotFound    = "not_found"
-	CodeExpired     = "expired"
-	CodeTooLarge    = "too_large"
-	CodeUnsupported = "unsupported_type"
-	CodeBadImage    = "bad_image"
-	CodeTooMany     = "too_many"
-	CodeInternal    = "internal"
-	// CodeUnavailable: a backend does not answer or the server is at a
-	// global limit; the request may be retried later (503).
-	CodeUnavailable = "unavailable"
-	// CodeNoSpace: the server's disk budget is spent (507).
-	CodeNoSpace = "insufficient_storage"
-	// CodeMisdirected: the request named a host this server does not
-	// serve (421), as a DNS-rebinding page would.
-	CodeMisdirected = "misdirected"
+	CodeBadRequest  = wire.CodeBadRequest
+	CodeNotFound    = wire.CodeNotFound
+	CodeExpired     = wire.CodeExpired
+	CodeTooLarge    = wire.CodeTooLarge
+	CodeUnsupported = wire.CodeUnsupported
+	CodeBadImage    = wire.CodeBadImage
+	CodeTooMany     = wire.CodeTooMany
+	CodeInternal    = wire.CodeInternal
+	CodeUnavailable = wire.CodeUnavailable
+	CodeNoSpace     = wire.CodeNoSpace
+	CodeMisdirected = wire.CodeMisdirected
 )
 
 // ErrorBody is every error answer: {"error":{"code":"…","message":"…"}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
+type ErrorBody = wire.ErrorBody
 
 // ErrorDetail is the inner object of ErrorBody; Message is for a person.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type ErrorDetail = wire.ErrorDetail

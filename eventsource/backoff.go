@@ -1,26 +1,28 @@
 package eventsource
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"qrsync/eventsource/sse"
 )
 
 // Backoff defaults, used for the zero values of Backoff's fields.
 const (
 	// DefaultInitialDelay is the wait before a reconnect when the server sent
 	// no retry field: the reconnection time browsers commonly start with.
-	DefaultInitialDelay = time.Second
+	DefaultInitialDelay = time.Duration(sse.DefaultInitialDelay)
 	// DefaultMaxDelay caps the wait while attempts keep failing, so a client
 	// comes back within half a minute of the server (plus jitter).
-	DefaultMaxDelay = 30 * time.Second
+	DefaultMaxDelay = time.Duration(sse.DefaultMaxDelay)
 	// DefaultJitter spreads reconnects: after a server restart, every open
 	// page would otherwise come back in the same instant.
-	DefaultJitter = 0.5
+	DefaultJitter = sse.DefaultJitter
 )
 
 // Backoff is the reconnection policy: the server's retry time (or Initial),
 // doubled for every consecutive failed attempt, capped at Max, plus a random
-// part. The zero value uses the defaults above.
+// part. The zero value uses the defaults above. It is sse.Backoff with
+// time.Duration fields.
 type Backoff struct {
 	// Initial is the delay before the first reconnect when the server sent
 	// no retry; 0 means DefaultInitialDelay.
@@ -36,51 +38,12 @@ type Backoff struct {
 	Rand func() float64
 }
 
-// Delay returns how long to wait before the next attempt. retry is the
-// server's reconnection time (0 or less when it sent none: then Initial is
-// used, which also keeps a "retry: 0" server from being hammered in a tight
-// loop); failures is the number of consecutive failed attempts, 0 after a
-// connection that went live and then dropped. The delay is doubled per
-// failure and capped at Max; the jitter comes on top of the cap.
+// Delay returns how long to wait before the next attempt, as
+// sse.Backoff.Delay does.
 func (b Backoff) Delay(retry time.Duration, failures int) time.Duration {
-	base := retry
-	if base <= 0 {
-		base = b.Initial
-		if base <= 0 {
-			base = DefaultInitialDelay
-		}
-	}
-	limit := b.Max
-	if limit <= 0 {
-		limit = DefaultMaxDelay
-	}
-	d := base
-	for i := 0; i < failures && d < limit; i++ {
-		if d > limit/2 {
-			d = limit
-			break
-		}
-		d *= 2
-	}
-	d = min(d, limit)
+	return time.Duration(b.sse().Delay(sse.Duration(retry), failures))
+}
 
-	j := b.Jitter
-	switch {
-	case j == 0:
-		j = DefaultJitter
-	case j < 0:
-		j = 0
-	case j > 1:
-		j = 1
-	}
-	if j > 0 {
-		rnd := b.Rand
-		if rnd == nil {
-			rnd = rand.Float64
-		}
-		f := rnd()
-		f = max(0, min(f, 1)) // a bad Rand must not make a negative or runaway delay
-		d += time.Duration(float64(d) * j * f)
-	}
-	return d
+func (b Backoff) sse() sse.Backoff {
+	return sse.Backoff{Initial: sse.Duration(b.Initial), Max: sse.Duration(b.Max), Jitter: b.Jitter, Rand: b.Rand}
 }

@@ -4,26 +4,58 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
+
+	"qrsync/eventsource/sse"
 )
+
+// The types and values below are package sse's, which holds the decoder and
+// the reconnect loop without package time or context (for the browser
+// build); this package adds context.Context and time.Duration around them.
 
 // Response is what a Connector got back from the server: only what the
 // reconnect logic needs, so any HTTP stack (fetch in the browser, Hertz's
-// client natively) can supply it.
-type Response struct {
-	// Status is the HTTP status code.
-	Status int
-	// ContentType is the Content-Type header as sent.
-	ContentType string
-	// Body is the response body. Run always closes it, and may close it
-	// while a Read is blocked (to stop promptly when its context is
-	// cancelled), so Close must be safe to call concurrently with Read.
-	Body io.ReadCloser
-}
+// client natively) can supply it. Run always closes Body, and may close it
+// while a Read is blocked (to stop promptly when its context is cancelled),
+// so Close must be safe to call concurrently with Read.
+type Response = sse.Response
+
+// Event is one dispatched event, as an EventSource would hand it to a
+// listener (see sse.Event).
+type Event = sse.Event
+
+// State is the client's connection state, for showing the user whether the
+// view is live.
+type State = sse.State
+
+// The states a Client goes through.
+const (
+	// StateConnecting is the first attempt, before anything has failed.
+	StateConnecting = sse.StateConnecting
+	// StateLive means the server accepted the stream and events flow.
+	StateLive = sse.StateLive
+	// StateReconnecting means the stream dropped or an attempt failed and
+	// the client is waiting to try again, or trying.
+	StateReconnecting = sse.StateReconnecting
+	// StateEnded is final: Run is returning.
+	StateEnded = sse.StateEnded
+)
+
+// EndedError is returned by Run when the server answered in a way that means
+// "do not come back" (see sse.EndedError).
+type EndedError = sse.EndedError
+
+// ErrStop is returned by an OnEvent callback to end Run cleanly: Run then
+// returns nil.
+var ErrStop = sse.ErrStop
+
+// ErrEventTooLarge is returned by Decoder.Next when a line, or the data of
+// an event, grows past the maximum size (see sse.ErrEventTooLarge).
+var ErrEventTooLarge = sse.ErrEventTooLarge
+
+// DefaultMaxEventSize bounds one line and one event's data when no other
+// size is set (see sse.DefaultMaxEventSize).
+const DefaultMaxEventSize = sse.DefaultMaxEventSize
 
 // A Connector opens one connection to the event stream. lastEventID is the
 // value to send as the Last-Event-ID header (or ?lastEventId= where headers
@@ -31,84 +63,11 @@ type Response struct {
 // failed on the network: Run will retry. The Connector should honour ctx.
 type Connector func(ctx context.Context, lastEventID string) (*Response, error)
 
-// State is the client's connection state, for showing the user whether the
-// view is live.
-type State int
-
-// The states a Client goes through.
-const (
-	// StateConnecting is the first attempt, before anything has failed.
-	StateConnecting State = iota
-	// StateLive means the server accepted the stream and events flow.
-	StateLive
-	// StateReconnecting means the stream dropped or an attempt failed and
-	// the client is waiting to try again, or trying.
-	StateReconnecting
-	// StateEnded is final: Run is returning.
-	StateEnded
-)
-
-// String returns the state's name in lower case, as shown to users.
-func (s State) String() string {
-	switch s {
-	case StateConnecting:
-		return "connecting"
-	case StateLive:
-		return "live"
-	case StateReconnecting:
-		return "reconnecting"
-	case StateEnded:
-		return "ended"
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
-
-// ErrStop is returned by an OnEvent callback to end Run cleanly: Run then
-// returns nil.
-var ErrStop = errors.New("eventsource: stopped")
-
-// EndedError is returned by Run when the server answered in a way that means
-// "do not come back" — the spec's "fail the connection": 204, 404, 410 or
-// another 4xx, a 200 that is not text/event-stream, or another unexpected
-// status. 5xx is not among them: it is retried (see Client).
-type EndedError struct {
-	// Status is the HTTP status code of the answer.
-	Status int
-	// ContentType is the answer's Content-Type, which explains a 200 that
-	// was refused.
-	ContentType string
-}
-
-// Error says in plain words why the stream ended.
-func (e *EndedError) Error() string {
-	const tail = "; not reconnecting"
-	s := strconv.Itoa(e.Status)
-	switch {
-	case e.Status == 200:
-		ct := e.ContentType
-		if ct == "" {
-			ct = "no content type"
-		}
-		return "eventsource: the server answered with " + quote(ct) + " instead of text/event-stream" + tail
-	case e.Status == 204:
-		return "eventsource: the server has no stream to send (204 No Content)" + tail
-	case e.Status == 404:
-		return "eventsource: the stream does not exist (404 Not Found)" + tail
-	case e.Status == 410:
-		return "eventsource: the stream has ended for good (410 Gone)" + tail
-	case e.Status >= 400 && e.Status <= 499:
-		return "eventsource: the server refused the stream (HTTP " + s + ")" + tail
-	}
-	return "eventsource: unexpected answer from the server (HTTP " + s + ")" + tail
-}
-
 // Client reads an event stream and keeps it open: it reconnects after every
 // drop, resending the last event ID, until the server says the stream is
-// over, the callback stops it, or the context is cancelled. It behaves like
-// a browser's EventSource, with two differences made on purpose: a 5xx is
-// retried with backoff (a proxy or a restarting instance answers 502/503 for
-// a moment; giving up would leave the page dead), and repeated failures back
-// off exponentially instead of retrying at a fixed rate.
+// over, the callback stops it, or the context is cancelled. It is
+// sse.Stream with a context in place of Done, and behaves exactly as it
+// does (5xx retried with backoff, exponential backoff on failures).
 //
 // Set the fields, then call Run once; a Client must not run twice at the
 // same time.
@@ -155,158 +114,36 @@ func (c *Client) Run(ctx context.Context) error {
 	if sleep == nil {
 		sleep = sleepContext
 	}
-	dec := NewDecoder(nil) // one decoder, buffers reused across connections
-	dec.SetMaxEventSize(c.MaxEventSize)
-
-	var retry time.Duration // the server's last retry, 0 if none yet
-	failures := 0
-	c.setState(StateConnecting, nil)
-	for {
-		if err := ctx.Err(); err != nil {
-			return c.end(err)
-		}
-		drop, failed, final := c.connectOnce(ctx, dec, &retry)
-		if final != nil {
-			return c.end(final)
-		}
-		if ctx.Err() != nil {
-			return c.end(ctx.Err())
-		}
-		if failed {
-			failures++
-		} else {
-			failures = 0
-		}
-		c.setState(StateReconnecting, drop)
-		if err := sleep(ctx, c.Backoff.Delay(retry, failures)); err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			return c.end(err)
+	s := &sse.Stream{
+		Connect:      func(id string) (*Response, error) { return c.Connect(ctx, id) },
+		Done:         ctx.Done(),
+		Err:          ctx.Err,
+		LastEventID:  c.LastEventID,
+		Backoff:      c.Backoff.sse(),
+		MaxEventSize: c.MaxEventSize,
+		Sleep:        func(d sse.Duration) error { return sleep(ctx, time.Duration(d)) },
+	}
+	// c.LastEventID follows the Stream's wherever it may be read: in the
+	// callbacks and after Run.
+	if c.OnEvent != nil {
+		s.OnEvent = func(ev Event) error {
+			c.LastEventID = s.LastEventID
+			return c.OnEvent(ev)
 		}
 	}
-}
-
-// connectOnce makes one attempt and reads the stream until it drops. It
-// returns why it dropped and whether that counts as a failed attempt (no
-// usable connection, or an event too large, which the server would resend
-// on every resume), or a final error that ends Run.
-func (c *Client) connectOnce(ctx context.Context, dec *Decoder, retry *time.Duration) (drop error, failed bool, final error) {
-	resp, err := c.Connect(ctx, c.LastEventID)
-	if err == nil && resp == nil {
-		err = errors.New("the connector returned no response")
-	}
-	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
+	s.OnState = func(st State, err error) {
+		c.LastEventID = s.LastEventID
+		if c.OnState != nil {
+			c.OnState(st, err)
 		}
-		return &wrapError{"eventsource: cannot connect", err}, true, nil
 	}
-	body := resp.Body
-	if body == nil {
-		body = io.NopCloser(strings.NewReader(""))
-	}
-	closeBody := sync.OnceValue(body.Close)
-	defer closeBody()
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	switch {
-	case resp.Status == 200 && isEventStream(resp.ContentType):
-	case resp.Status >= 500 && resp.Status <= 599:
-		return errors.New("eventsource: server error (HTTP " + strconv.Itoa(resp.Status) + ")"), true, nil
-	default:
-		return nil, false, &EndedError{Status: resp.Status, ContentType: resp.ContentType}
-	}
-
-	// A Read blocked on a quiet stream would not see ctx: close the body to
-	// stop it at once.
-	stop := context.AfterFunc(ctx, func() { closeBody() })
-	defer stop()
-
-	c.setState(StateLive, nil)
-	dec.Reset(body)
-	dec.SetLastEventID(c.LastEventID)
-	for {
-		ev, err := dec.Next()
-		if r, ok := dec.Retry(); ok {
-			*retry = r
-		}
-		if err != nil {
-			c.LastEventID = dec.LastEventID()
-			if err == io.EOF {
-				return &wrapError{"eventsource: the server closed the stream", io.EOF}, false, nil
-			}
-			return &wrapError{"eventsource: stream dropped", err}, errors.Is(err, ErrEventTooLarge), nil
-		}
-		if err := ctx.Err(); err != nil {
-			// Events still buffered after a cancel are not delivered.
-			return nil, false, err
-		}
-		if c.OnEvent != nil {
-			if err := c.OnEvent(ev); err != nil {
-				if errors.Is(err, ErrStop) {
-					c.LastEventID = dec.LastEventID()
-				}
-				return nil, false, err
-			}
-		}
-		c.LastEventID = dec.LastEventID()
-	}
-}
-
-// end reports StateEnded and turns ErrStop into a clean nil.
-func (c *Client) end(err error) error {
-	c.setState(StateEnded, err)
-	if errors.Is(err, ErrStop) {
-		return nil
-	}
+	err := s.Run()
+	c.LastEventID = s.LastEventID
 	return err
 }
 
-func (c *Client) setState(s State, err error) {
-	if c.OnState != nil {
-		c.OnState(s, err)
-	}
-}
-
-// isEventStream reports whether a Content-Type is text/event-stream,
-// parameters (such as a charset, which is ignored: the stream is always
-// UTF-8) allowed.
-func isEventStream(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	return equalFoldASCII(strings.TrimSpace(mt), "text/event-stream")
-}
-
-// equalFoldASCII is strings.EqualFold for a lower-case ASCII want, without
-// the Unicode case tables in the wasm build: besides ASCII letters, only
-// the long s (U+017F, which folds to s) and the Kelvin sign (U+212A, to k)
-// can match a letter of want.
-func equalFoldASCII(s, want string) bool {
-	i := 0
-	for _, r := range s {
-		if i >= len(want) {
-			return false
-		}
-		switch {
-		case 'A' <= r && r <= 'Z':
-			r += 'a' - 'A'
-		case r == '\u017F':
-			r = 's'
-		case r == '\u212A':
-			r = 'k'
-		}
-		if r != rune(want[i]) {
-			return false
-		}
-		i++
-	}
-	return i == len(want)
-}
-
 // sleepContext waits for d or until ctx is done. It uses AfterFunc, not a
-// Timer: a timer's channel drags time's formatting code into the wasm
-// build.
+// Timer, as the browser build once did to keep time's formatting out.
 func sleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -322,59 +159,22 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// quote is strconv.Quote for the text of an error message, without its
-// Unicode tables: ASCII is quoted exactly as strconv.Quote does, other
-// valid UTF-8 is kept as it is and invalid bytes become \x escapes.
-func quote(s string) string {
-	const hex = "0123456789abcdef"
-	b := []byte{'"'}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
-			} else {
-				b = append(b, s[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\v':
-			b = append(b, '\\', 'v')
-		default:
-			if c < ' ' || c == 0x7f {
-				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
-			} else {
-				b = append(b, c)
-			}
-		}
-		i++
-	}
-	return string(append(b, '"'))
+// Decoder reads an event stream from an io.Reader and returns its events one
+// by one: sse.Decoder, with the reconnection time as a time.Duration.
+type Decoder struct {
+	sse.Decoder
 }
 
-// wrapError adds a plain-words prefix to an error and keeps it reachable by
-// errors.Is; it avoids pulling fmt into the wasm build for one %w.
-type wrapError struct {
-	msg string
-	err error
+// NewDecoder returns a Decoder that reads from r with DefaultMaxEventSize.
+// A nil r is allowed if Reset is called before Next.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{*sse.NewDecoder(r)}
 }
 
-func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *wrapError) Unwrap() error { return e.err }
+// Retry returns the reconnection time from the last valid retry field (a
+// value of ASCII digits only, in milliseconds), and false if there was none.
+// A retry field takes effect as soon as its line ends, event or not.
+func (d *Decoder) Retry() (time.Duration, bool) {
+	r, ok := d.Decoder.Retry()
+	return time.Duration(r), ok
+}

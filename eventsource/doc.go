@@ -54,4 +54,10 @@
 // for good on 204, 404, 410 and other 4xx answers and on a 200 that is not
 // text/event-stream, reporting each change through OnState so the page can
 // show live, reconnecting or ended.
+//
+// The Decoder and the reconnect loop live in package sse, which imports
+// neither time nor context: the browser build uses sse.Stream, the same
+// client stopped by closing a channel, because those two packages would cost
+// more of its download than the client itself. This package wraps them for
+// a context and time.Duration; both builds run the same code.
 package eventsource

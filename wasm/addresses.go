@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"qrsync/api"
+	"qrsync/api/wire"
 )
 
 // The QR image is requested at a size the server accepts (DESIGN §3).
@@ -14,7 +14,7 @@ const (
 )
 
 // BaseOf returns the base URL of an upload URL: everything before "/u/"
-// (api.UploadPathMark), the base the phone has to reach,
+// (wire.UploadPathMark), the base the phone has to reach,
 // without a trailing slash ("http://192.168.1.20:8080"). It returns "" when
 // the URL is not absolute.
 func BaseOf(uploadURL string) string {
@@ -22,7 +22,7 @@ func BaseOf(uploadURL string) string {
 	if !ok || u.scheme == "" || u.host == "" {
 		return ""
 	}
-	i := strings.LastIndex(uploadURL, api.UploadPathMark)
+	i := strings.LastIndex(uploadURL, wire.UploadPathMark)
 	if i < 0 {
 		return strings.TrimSuffix(u.scheme+"://"+u.host, "/")
 	}
@@ -34,7 +34,7 @@ func BaseOf(uploadURL string) string {
 // bad candidate can never blank the link.
 func UploadURLFor(uploadURL, base string) string {
 	base = normalizeBase(base)
-	i := strings.LastIndex(uploadURL, api.UploadPathMark)
+	i := strings.LastIndex(uploadURL, wire.UploadPathMark)
 	if base == "" || i < 0 || BaseOf(uploadURL) == "" {
 		return uploadURL
 	}
@@ -134,7 +134,7 @@ func WatchCommand(uploadURL, sessionID string) string {
 	if base == "" || sessionID == "" {
 		return ""
 	}
-	return "qrsync watch " + base + api.SessionPath(sessionID) + " qrsync-photos"
+	return "qrsync watch " + base + wire.SessionPath(sessionID) + " qrsync-photos"
 }
 
 // ParseAddresses reads the answer of GET /api/addresses: {"urls":[…]}.

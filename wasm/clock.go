@@ -1,27 +1,20 @@
 package main
 
-import (
-	"strconv"
-	"time"
+import "strconv"
 
-	"qrsync/api"
-)
+// LocalTime gives the viewer's offset from UTC, in seconds east, at an
+// instant. The page asks the browser's Date for each instant, so that a
+// week-long expiry that crosses a change to or from summer time is told in
+// the right hour.
+type LocalTime func(Instant) (offset int)
 
-// LocalTime turns an instant into the viewer's wall-clock time. The page
-// asks the browser's Date for each instant, because Go's time.Local under
-// js/wasm is one fixed offset taken at start: a week-long expiry that
-// crosses a change to or from summer time would be an hour off.
-type LocalTime func(time.Time) time.Time
-
-// InLocation is a LocalTime for a Go location (tests, and any host use).
-func InLocation(loc *time.Location) LocalTime {
-	return func(t time.Time) time.Time { return t.In(loc) }
-}
+// wall reads t on the viewer's clock.
+func (local LocalTime) wall(t Instant) Wall { return WallAt(t, local(t)) }
 
 // TextsEvery is how often the page recomputes its time texts (and lets
 // placeholders time out): often enough that "Code works until" flips to
 // expired within seconds, cheap since nothing changes most of the time.
-const TextsEvery = 5 * time.Second
+const TextsEvery = 5 * Second
 
 // SessionTexts is what the page says about a session's times at one
 // moment; "" means show nothing there.
@@ -41,12 +34,12 @@ type SessionTexts struct {
 
 // Describe works out the SessionTexts for s at now, with photos photos on
 // show.
-func Describe(s api.Session, photos int, now time.Time, local LocalTime) SessionTexts {
+func Describe(s Session, photos int, now Instant, local LocalTime) SessionTexts {
 	var t SessionTexts
-	if up := s.UploadExpiresAt; !up.IsZero() {
-		lu, ln := local(up), local(now)
+	if up := s.UploadExpiresAt; up != 0 {
+		lu, ln := local.wall(up), local.wall(now)
 		switch {
-		case !now.Before(up):
+		case now >= up:
 			t.CodeExpired = true
 			t.CodeUntil = fill(T.CodeExpiredAt, "{time}", ClockLabel(lu))
 		case dayDiff(ln, lu) == 0:
@@ -56,19 +49,19 @@ func Describe(s api.Session, photos int, now time.Time, local LocalTime) Session
 		}
 	}
 	exp := s.ExpiresAt
-	if exp.IsZero() {
+	if exp == 0 {
 		return t
 	}
-	le := local(exp)
+	le := local.wall(exp)
 	t.KeptUntil = fill(T.KeptUntil, "{date}", DateLabel(le))
 	if photos == 0 {
 		return t
 	}
-	switch left := exp.Sub(now); {
+	switch left := int64(exp - now); {
 	case left <= 0:
 		t.Warning = T.WarnNow
-	case left <= 24*time.Hour:
-		if dayDiff(local(now), le) == 0 {
+	case left <= 24*Hour:
+		if dayDiff(local.wall(now), le) == 0 {
 			t.Warning = fill(T.WarnToday, "{time}", ClockLabel(le))
 		} else {
 			t.Warning = fill(T.WarnTomorrow, "{time}", ClockLabel(le))
@@ -77,26 +70,20 @@ func Describe(s api.Session, photos int, now time.Time, local LocalTime) Session
 	return t
 }
 
-// ClockLabel writes a local time as a 24-hour clock: "09:05", "20:04".
-func ClockLabel(t time.Time) string {
-	h, m, _ := t.Clock()
+// ClockLabel writes a wall-clock time as a 24-hour clock: "09:05", "20:04".
+func ClockLabel(w Wall) string {
+	h, m := w.Hour, w.Minute
 	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
 }
 
-// DateLabel writes a local date as T.DateFormat says: "Tue 8 Dec".
-func DateLabel(t time.Time) string {
+// DateLabel writes a date as T.DateFormat says: "Tue 8 Dec".
+func DateLabel(w Wall) string {
 	return fill(T.DateFormat,
-		"{weekday}", T.Weekdays[t.Weekday()],
-		"{day}", strconv.Itoa(t.Day()),
-		"{month}", T.Months[t.Month()-1])
+		"{weekday}", T.Weekdays[w.Weekday],
+		"{day}", strconv.Itoa(w.Day),
+		"{month}", T.Months[w.Month-1])
 }
 
-// dayDiff is how many calendar days b's date is after a's, both already
-// in local time: 0 the same day, 1 the next.
-func dayDiff(a, b time.Time) int {
-	ay, am, ad := a.Date()
-	by, bm, bd := b.Date()
-	da := time.Date(ay, am, ad, 0, 0, 0, 0, time.UTC)
-	db := time.Date(by, bm, bd, 0, 0, 0, 0, time.UTC)
-	return int(db.Sub(da).Hours() / 24)
-}
+// dayDiff is how many calendar days b's date is after a's: 0 the same
+// day, 1 the next.
+func dayDiff(a, b Wall) int { return int(b.days - a.days) }

@@ -82,7 +82,7 @@ func TestDescribe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Describe(tt.s, tt.photos, tt.now, local); got != tt.want {
+			if got := Describe(fromSession(tt.s), tt.photos, at(tt.now), local); got != tt.want {
 				t.Errorf("Describe =\n  %+v\nwant\n  %+v", got, tt.want)
 			}
 		})
@@ -93,7 +93,7 @@ func TestDescribe(t *testing.T) {
 	// browser's own clock (browserLocal) does for each instant.
 	if paris.String() == "Europe/Paris" {
 		sat := time.Date(2026, 10, 24, 18, 0, 0, 0, time.UTC) // 20:00 CEST
-		got := Describe(api.Session{ExpiresAt: sat.Add(7 * 24 * time.Hour)}, 1, sat.Add(6*24*time.Hour+time.Hour), local)
+		got := Describe(Session{ExpiresAt: at(sat.Add(7 * 24 * time.Hour))}, 1, at(sat.Add(6*24*time.Hour+time.Hour)), local)
 		if want := "Photos will be removed tomorrow at 19:00 — download them to keep them"; got.Warning != want {
 			t.Errorf("across the change of time: %q, want %q", got.Warning, want)
 		}
@@ -102,10 +102,10 @@ func TestDescribe(t *testing.T) {
 
 func TestDateAndClockLabels(t *testing.T) {
 	d := time.Date(2026, 3, 1, 9, 5, 0, 0, time.UTC)
-	if got := DateLabel(d); got != "Sun 1 Mar" {
+	if got := DateLabel(wallUTC(d)); got != "Sun 1 Mar" {
 		t.Errorf("DateLabel = %q", got)
 	}
-	if got := ClockLabel(d); got != "09:05" {
+	if got := ClockLabel(wallUTC(d)); got != "09:05" {
 		t.Errorf("ClockLabel = %q", got)
 	}
 	for i, want := range map[int][2]time.Time{
@@ -114,7 +114,7 @@ func TestDateAndClockLabels(t *testing.T) {
 		-1: {d, d.Add(-10 * time.Hour)},
 		31: {time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC), time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC)},
 	} {
-		if got := dayDiff(want[0], want[1]); got != i {
+		if got := dayDiff(wallUTC(want[0]), wallUTC(want[1])); got != i {
 			t.Errorf("dayDiff(%v, %v) = %d, want %d", want[0], want[1], got, i)
 		}
 	}

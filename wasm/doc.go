@@ -7,7 +7,7 @@
 // long they and the photos last, and keeps a live gallery of the photos the
 // phone sends, with placeholders for files still arriving, fed by the
 // session's event stream (DESIGN §4) read through the browser's fetch and
-// decoded by package eventsource. Photos open in an in-page viewer, never
+// decoded by package eventsource/sse. Photos open in an in-page viewer, never
 // a new tab, and go out through archive.zip or one by one.
 //
 // The code is split so that almost all of it is plain Go, built and tested
@@ -18,6 +18,10 @@
 //   - clock.go, the texts about time ("Code works until 20:04");
 //   - session.go, which session to open and what an answer means;
 //   - messages.go, every text the page shows, for translation;
+//   - instant.go, time as Unix milliseconds and its calendar: the client
+//     imports neither time nor context (nor package api, which holds
+//     time.Time fields; it reads api/wire), since those alone would add
+//     about a tenth to the download;
 //   - format.go and addresses.go, small helpers.
 //
 // Only the files that touch syscall/js carry the `js && wasm` build tag

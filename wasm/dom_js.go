@@ -5,9 +5,8 @@ package main
 import (
 	"strconv"
 	"syscall/js"
-	"time"
 
-	"qrsync/api"
+	"qrsync/api/wire"
 )
 
 // render applies ops to the page, then brings the counts and time texts up
@@ -43,7 +42,7 @@ func (a *app) render(ops []Op) {
 			a.setState(op.State)
 		case OpSession:
 			a.showCode(op.Session)
-			a.el.downloadAll.Set("href", api.ArchivePath(op.Session.ID))
+			a.el.downloadAll.Set("href", wire.ArchivePath(op.Session.ID))
 		case OpViewer:
 			a.showViewer(op)
 		}
@@ -57,7 +56,7 @@ func (a *app) render(ops []Op) {
 	setHidden(a.el.empty, len(a.tiles) > 0)
 	setHidden(a.el.downloadAll, n == 0 || ended)
 	setText(a.el.downloadAll, DownloadAllLabel(n))
-	a.showTexts(Describe(a.g.Session(), n, time.Now(), a.local))
+	a.showTexts(Describe(a.g.Session(), n, now(), a.local))
 }
 
 func (a *app) insert(k Key, t js.Value, before Key) {
@@ -113,7 +112,7 @@ func (a *app) setState(state string) {
 
 // showCode shows the session's code: the QR, the link and the commands,
 // through the address the viewer picked.
-func (a *app) showCode(s api.Session) {
+func (a *app) showCode(s Session) {
 	base, link := "", s.UploadURL
 	if a.chosenAddr >= 0 && a.chosenAddr < len(a.addresses) && a.chosenAddr != a.defaultAddr {
 		base = a.addresses[a.chosenAddr] // the server's own choice needs no override
@@ -161,7 +160,7 @@ func (a *app) showTexts(t SessionTexts) {
 // photoTile builds one photo's tile. Every text goes in through
 // textContent or an attribute, never innerHTML: file names come from the
 // phone, and a name like "<img onerror=…>.jpg" must stay a name.
-func (a *app) photoTile(img api.Image, arrived bool) js.Value {
+func (a *app) photoTile(img Image, arrived bool) js.Value {
 	li := a.el0("li", "tile", "")
 	setAttr(li, "data-id", img.ID)
 	if arrived {

@@ -3,13 +3,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"sync"
 	"syscall/js"
 
-	"qrsync/eventsource"
+	"qrsync/eventsource/sse"
 )
 
 // The browser's fetch is the only HTTP this client has: net/http would add
@@ -80,18 +79,18 @@ func fetchOptions(method string, headers map[string]string, signal js.Value) js.
 }
 
 // fetchBytes does a small request and returns the status and the whole
-// body. ctx aborts it.
-func fetchBytes(ctx context.Context, method, url string, headers map[string]string) (int, []byte, error) {
+// body. Closing done aborts it; nil never does.
+func fetchBytes(done <-chan struct{}, method, url string, headers map[string]string) (int, []byte, error) {
 	ac := js.Global().Get("AbortController").New()
-	stop := context.AfterFunc(ctx, func() { ac.Call("abort") })
+	stop := onStop(done, func() { ac.Call("abort") })
 	defer stop()
 	resp, err := await(js.Global().Call("fetch", url, fetchOptions(method, headers, ac.Get("signal"))))
 	if err != nil {
-		return 0, nil, ctxErr(ctx, err)
+		return 0, nil, stopErr(done, err)
 	}
 	buf, err := await(resp.Call("arrayBuffer"))
 	if err != nil {
-		return 0, nil, ctxErr(ctx, err)
+		return 0, nil, stopErr(done, err)
 	}
 	arr := js.Global().Get("Uint8Array").New(buf)
 	b := make([]byte, arr.Get("length").Int())
@@ -99,33 +98,58 @@ func fetchBytes(ctx context.Context, method, url string, headers map[string]stri
 	return resp.Get("status").Int(), b, nil
 }
 
-// ctxErr prefers the context's reason over the browser's AbortError.
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
+// The client stops its requests by closing a channel, not by cancelling a
+// context: package context (and the time formatting its Deadline method
+// keeps alive) would weigh more in the download than all of this glue.
+
+// onStop calls f once done is closed, unless the returned func is called
+// first: context.AfterFunc for a bare channel.
+func onStop(done <-chan struct{}, f func()) (stop func()) {
+	if done == nil {
+		return func() {}
 	}
-	return err
+	left := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			f()
+		case <-left:
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(left) }) }
+}
+
+// stopErr prefers sse.ErrStopped, once done is closed, over the
+// browser's AbortError.
+func stopErr(done <-chan struct{}, err error) error {
+	select {
+	case <-done:
+		return sse.ErrStopped
+	default:
+		return err
+	}
 }
 
 // fetchConnector opens the session's event stream with fetch, resending
 // Last-Event-ID as a header (same origin, so no CORS preflight question).
 // The body is handed over as a stream, chunk by chunk, so an event shows the
-// moment its bytes arrive.
-func fetchConnector(eventsURL string) eventsource.Connector {
-	return func(ctx context.Context, lastEventID string) (*eventsource.Response, error) {
+// moment its bytes arrive. Closing done aborts the request.
+func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID string) (*sse.Response, error) {
+	return func(lastEventID string) (*sse.Response, error) {
 		headers := map[string]string{"Accept": "text/event-stream"}
 		if lastEventID != "" {
 			headers["Last-Event-ID"] = lastEventID
 		}
 		ac := js.Global().Get("AbortController").New()
 		abort := func() { ac.Call("abort") }
-		stop := context.AfterFunc(ctx, abort)
+		stop := onStop(done, abort)
 		resp, err := await(js.Global().Call("fetch", eventsURL, fetchOptions("GET", headers, ac.Get("signal"))))
 		if err != nil {
 			stop()
-			return nil, ctxErr(ctx, err)
+			return nil, stopErr(done, err)
 		}
-		body := &streamBody{ctx: ctx, abort: abort, stop: stop}
+		body := &streamBody{done: done, abort: abort, stop: stop}
 		if b := resp.Get("body"); b.Truthy() {
 			body.reader = b.Call("getReader")
 		}
@@ -133,7 +157,7 @@ func fetchConnector(eventsURL string) eventsource.Connector {
 		if ct.Type() != js.TypeString { // null when absent
 			ct = js.ValueOf("")
 		}
-		return &eventsource.Response{
+		return &sse.Response{
 			Status:      resp.Get("status").Int(),
 			ContentType: ct.String(),
 			Body:        body,
@@ -150,10 +174,10 @@ var ignoreRejection = js.FuncOf(func(js.Value, []js.Value) any { return nil })
 // Read awaits one reader.read() when nothing is left over from the last
 // chunk. Close cancels the reader and aborts the request.
 type streamBody struct {
-	ctx    context.Context
+	done   <-chan struct{}
 	reader js.Value // a ReadableStreamDefaultReader, or undefined: no body
 	abort  func()
-	stop   func() bool // unregisters the ctx watcher
+	stop   func() // unregisters the done watcher
 
 	rest []byte // unread part of the last chunk
 	buf  []byte // reused chunk buffer
@@ -177,7 +201,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 		}
 		r, err := await(b.reader.Call("read"))
 		if err != nil {
-			b.err = ctxErr(b.ctx, err)
+			b.err = stopErr(b.done, err)
 			continue
 		}
 		if r.Get("done").Bool() {

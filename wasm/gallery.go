@@ -4,9 +4,8 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"time"
 
-	"qrsync/api"
+	"qrsync/api/wire"
 )
 
 // Connection states, spelled exactly as eventsource.State.String() spells
@@ -20,18 +19,18 @@ const (
 	StateEnded        = "ended"
 )
 
-// How long placeholder tiles live without news. Upload events are live
+// How long placeholder tiles live without news, in milliseconds. Upload events are live
 // news only (never replayed), so a placeholder can always miss its end.
 const (
 	// UploadSilence: a placeholder that hears nothing this long goes (the
 	// phone went away).
-	UploadSilence = 2 * time.Minute
+	UploadSilence = 2 * Minute
 	// FailedLinger: an error tile goes away by itself after this.
-	FailedLinger = time.Minute
+	FailedLinger = Minute
 	// ReconnectGrace: after the stream comes back, an upload must be
 	// heard of within this, since its failure may have been told while
 	// the page was away. A live upload reports several times a second.
-	ReconnectGrace = 15 * time.Second
+	ReconnectGrace = 15 * Second
 )
 
 // Key names one tile of the gallery: an image's, or an upload
@@ -128,7 +127,7 @@ type Op struct {
 	// end of the gallery (OpAdd, OpMove, OpPending).
 	Before Key
 	// Image is the image to draw (OpAdd, OpViewer).
-	Image api.Image
+	Image Image
 	// Arrived is true when the image just came in on a live `image` event
 	// rather than as part of a snapshot, so the page may draw the eye to it.
 	Arrived bool
@@ -137,7 +136,7 @@ type Op struct {
 	// State is the new connection state (OpState).
 	State string
 	// Session is the session as it now stands, without images (OpSession).
-	Session api.Session
+	Session Session
 	// Index and Total place Image among the photos (OpViewer).
 	Index, Total int
 }
@@ -154,7 +153,7 @@ type Upload struct {
 	Failed bool
 	Error  string
 
-	heard time.Time // the last news of it: the clock of its timeouts
+	heard Instant // the last news of it: the clock of its timeouts
 }
 
 // Gallery is the PC page's view model: the tiles on show in upload order
@@ -164,17 +163,19 @@ type Upload struct {
 // user's actions and answers each with the ops that bring the page up to
 // date. It is not safe for concurrent use; the page serialises calls.
 type Gallery struct {
-	// Now is the clock of the placeholders' timeouts; nil means time.Now.
-	Now func() time.Time
+	// Now is the clock of the placeholders' timeouts (the page's is the
+	// browser's Date.now); nil is a clock stopped at 0, for tests that do
+	// not let time pass.
+	Now func() Instant
 
-	order   []Key                // tiles in display order
-	images  map[string]api.Image // by image id
-	uploads map[string]*Upload   // placeholders, by upload id
+	order   []Key              // tiles in display order
+	images  map[string]Image   // by image id
+	uploads map[string]*Upload // placeholders, by upload id
 	// finished holds the uploads that completed or failed: progress heard
 	// for them afterwards is late news (it can overtake nothing) and must
 	// not bring a placeholder back.
 	finished map[string]bool
-	session  api.Session
+	session  Session
 	state    string
 	viewing  string // id of the image in the viewer, "" when closed
 }
@@ -182,18 +183,18 @@ type Gallery struct {
 // NewGallery returns an empty gallery in the connecting state.
 func NewGallery() *Gallery {
 	return &Gallery{
-		images:   map[string]api.Image{},
+		images:   map[string]Image{},
 		uploads:  map[string]*Upload{},
 		finished: map[string]bool{},
 		state:    StateConnecting,
 	}
 }
 
-func (g *Gallery) now() time.Time {
+func (g *Gallery) now() Instant {
 	if g.Now != nil {
 		return g.Now()
 	}
-	return time.Now()
+	return 0
 }
 
 // State returns the connection state, one of the State constants.
@@ -219,7 +220,7 @@ func (g *Gallery) IDs() []string {
 func (g *Gallery) Keys() []Key { return slices.Clone(g.order) }
 
 // Image returns the image with the given id, if it is on show.
-func (g *Gallery) Image(id string) (api.Image, bool) {
+func (g *Gallery) Image(id string) (Image, bool) {
 	img, ok := g.images[id]
 	return img, ok
 }
@@ -234,11 +235,11 @@ func (g *Gallery) Upload(id string) (Upload, bool) {
 }
 
 // Session returns the session as last told (without images).
-func (g *Gallery) Session() api.Session { return g.session }
+func (g *Gallery) Session() Session { return g.session }
 
 // ExpiresAt returns when the session and its photos are removed, as last
 // told by the session or a snapshot (zero until then).
-func (g *Gallery) ExpiresAt() time.Time { return g.session.ExpiresAt }
+func (g *Gallery) ExpiresAt() Instant { return g.session.ExpiresAt }
 
 // Viewing returns the id of the photo open in the viewer, "" if none.
 func (g *Gallery) Viewing() string { return g.viewing }
@@ -266,18 +267,18 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 		return nil, nil
 	}
 	switch eventType {
-	case api.EventSnapshot:
-		var s api.Snapshot
+	case wire.EventSnapshot:
+		var s Snapshot
 		if err := decodeSnapshot(data, &s); err != nil {
 			return nil, &eventError{"snapshot event", err}
 		}
 		ops := g.Snapshot(s.Images)
-		if !s.ExpiresAt.IsZero() {
-			ops = append(ops, g.SetSession(api.Session{ExpiresAt: s.ExpiresAt})...)
+		if s.ExpiresAt != 0 {
+			ops = append(ops, g.SetSession(Session{ExpiresAt: s.ExpiresAt})...)
 		}
 		return ops, nil
-	case api.EventImage:
-		var img api.Image
+	case wire.EventImage:
+		var img Image
 		if err := decodeImage(data, &img); err != nil {
 			return nil, &eventError{"image event", err}
 		}
@@ -285,8 +286,8 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 			return nil, &eventError{"image event", errNoID}
 		}
 		return g.Add(img), nil
-	case api.EventRemoved:
-		var r api.Removed
+	case wire.EventRemoved:
+		var r wire.Removed
 		if err := decodeRemoved(data, &r); err != nil {
 			return nil, &eventError{"removed event", err}
 		}
@@ -294,10 +295,10 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 			return nil, &eventError{"removed event", errNoID}
 		}
 		return g.Remove(r.ID), nil
-	case api.EventExpired:
+	case wire.EventExpired:
 		return g.Expire(), nil
-	case api.EventUpload:
-		var p api.UploadProgress
+	case wire.EventUpload:
+		var p wire.UploadProgress
 		if err := decodeProgress(data, &p); err != nil {
 			return nil, &eventError{"upload event", err}
 		}
@@ -305,8 +306,8 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 			return nil, &eventError{"upload event", errNoID}
 		}
 		return g.Progress(p), nil
-	case api.EventSession:
-		var s api.Session
+	case wire.EventSession:
+		var s Session
 		if err := decodeSession(data, &s); err != nil {
 			return nil, &eventError{"session event", err}
 		}
@@ -319,7 +320,7 @@ func (g *Gallery) Apply(eventType string, data []byte) ([]Op, error) {
 // upload link or a `session` event, and returns an OpSession if anything
 // the page shows changed. Empty fields keep what was known (a `session`
 // event may leave some out); images are not the session's business here.
-func (g *Gallery) SetSession(s api.Session) []Op {
+func (g *Gallery) SetSession(s Session) []Op {
 	if g.state == StateEnded {
 		return nil
 	}
@@ -336,17 +337,17 @@ func (g *Gallery) SetSession(s api.Session) []Op {
 	if s.EventsURL != "" {
 		next.EventsURL = s.EventsURL
 	}
-	if !s.UploadExpiresAt.IsZero() {
+	if s.UploadExpiresAt != 0 {
 		next.UploadExpiresAt = s.UploadExpiresAt
 	}
-	if !s.ExpiresAt.IsZero() {
+	if s.ExpiresAt != 0 {
 		next.ExpiresAt = s.ExpiresAt
 	}
 	next.Images = nil
 	cur := g.session
 	if next.ID == cur.ID && next.UploadURL == cur.UploadURL && next.QRURL == cur.QRURL &&
-		next.EventsURL == cur.EventsURL && next.UploadExpiresAt.Equal(cur.UploadExpiresAt) &&
-		next.ExpiresAt.Equal(cur.ExpiresAt) {
+		next.EventsURL == cur.EventsURL && next.UploadExpiresAt == cur.UploadExpiresAt &&
+		next.ExpiresAt == cur.ExpiresAt {
 		return nil
 	}
 	g.session = next
@@ -358,12 +359,12 @@ func (g *Gallery) SetSession(s api.Session) []Op {
 // place, and tiles already on show are kept as they are, so a reconnect
 // that falls back to a snapshot causes no flicker. Placeholders stay after
 // the photos, except those whose photo the snapshot shows.
-func (g *Gallery) Snapshot(images []api.Image) []Op {
+func (g *Gallery) Snapshot(images []Image) []Op {
 	if g.state == StateEnded {
 		return nil
 	}
 	return g.tracked(func() []Op {
-		nextImages := make(map[string]api.Image, len(images))
+		nextImages := make(map[string]Image, len(images))
 		target := make([]Key, 0, len(images)+len(g.uploads))
 		for _, img := range images {
 			if img.ID == "" {
@@ -466,7 +467,7 @@ func increasingRun(seq []int) map[int]bool {
 // there is one, otherwise after the other photos (before the placeholders of
 // uploads still arriving). An image already on show is ignored, so the
 // overlap of a replay after a reconnect never shows a photo twice.
-func (g *Gallery) Add(img api.Image) []Op {
+func (g *Gallery) Add(img Image) []Op {
 	if g.state == StateEnded || img.ID == "" {
 		return nil
 	}
@@ -537,7 +538,7 @@ func (g *Gallery) drop(k Key) []Op {
 // tile if the news is a failure, or goes if the file was a duplicate. News
 // of an upload that already completed or failed is late (it can arrive
 // after the image event) and ignored.
-func (g *Gallery) Progress(p api.UploadProgress) []Op {
+func (g *Gallery) Progress(p wire.UploadProgress) []Op {
 	if g.state == StateEnded || p.Upload == "" || g.finished[p.Upload] {
 		return nil
 	}
@@ -577,7 +578,7 @@ func (g *Gallery) Progress(p api.UploadProgress) []Op {
 	return []Op{{Kind: OpProgress, Key: UploadKey(u.ID), Upload: *u}}
 }
 
-func (g *Gallery) fail(u *Upload, e *api.ErrorDetail) {
+func (g *Gallery) fail(u *Upload, e *wire.ErrorDetail) {
 	u.Failed = true
 	u.Error = UploadErrorText(e.Code, e.Message)
 	g.finished[u.ID] = true
@@ -595,14 +596,14 @@ func (g *Gallery) Dismiss(uploadID string) []Op {
 
 // Tick lets time pass: error tiles older than FailedLinger and
 // placeholders silent for UploadSilence go.
-func (g *Gallery) Tick(now time.Time) []Op {
+func (g *Gallery) Tick(now Instant) []Op {
 	var ops []Op
 	for _, k := range slices.Clone(g.order) {
 		if !k.Upload {
 			continue
 		}
 		u := g.uploads[k.ID]
-		idle := now.Sub(u.heard)
+		idle := int64(now - u.heard)
 		if (u.Failed && idle >= FailedLinger) || (!u.Failed && idle >= UploadSilence) {
 			delete(g.uploads, k.ID)
 			ops = append(ops, g.drop(k)...)
@@ -641,9 +642,9 @@ func (g *Gallery) SetState(state string) []Op {
 			return ops
 		})
 	case state == StateLive && g.state == StateReconnecting:
-		latest := g.now().Add(ReconnectGrace - UploadSilence)
+		latest := g.now() + Instant(ReconnectGrace-UploadSilence)
 		for _, u := range g.uploads {
-			if !u.Failed && u.heard.After(latest) {
+			if !u.Failed && u.heard > latest {
 				u.heard = latest
 			}
 		}

@@ -22,7 +22,7 @@ type page struct {
 	builds  map[Key]int       // how often a tile was built, to catch re-renders
 	uploads map[string]Upload // what each placeholder shows
 	state   string
-	session api.Session
+	session Session
 	viewing string // "" when the viewer is closed
 	viewAt  [2]int // index, total as shown
 }
@@ -154,7 +154,7 @@ func (p *page) check(g *Gallery, what string) {
 		}
 		u, ok := g.Upload(k.ID)
 		shown := p.uploads[k.ID]
-		u.heard, shown.heard = time.Time{}, time.Time{}
+		u.heard, shown.heard = 0, 0
 		if !ok || shown != u {
 			p.t.Fatalf("%s: placeholder %v shows %+v, model %+v", what, k, shown, u)
 		}
@@ -257,6 +257,9 @@ func failureData(t *testing.T, up, code, message string) string {
 		Error: &api.ErrorDetail{Code: code, Message: message}})
 }
 
+// ms is a span of the client's milliseconds as a time.Duration.
+func ms(d int64) time.Duration { return time.Duration(d) * time.Millisecond }
+
 // step is one thing that happens to the gallery: an event (typ, data), a
 // call (do), after the clock moved by wait.
 type step struct {
@@ -282,7 +285,7 @@ func run(t *testing.T, steps []step) *Gallery {
 	t.Helper()
 	clock := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	g := NewGallery()
-	g.Now = func() time.Time { return clock }
+	g.Now = func() Instant { return at(clock) }
 	p := newPage(t)
 	for i, st := range steps {
 		clock = clock.Add(st.wait)
@@ -653,8 +656,8 @@ func TestGalleryUploads(t *testing.T) {
 					{do: state(StateReconnecting)},
 					{wait: time.Second, do: state(StateLive)},
 					{wait: 5 * time.Second, typ: "upload", data: progressData(t, "u2", 20, 100)},
-					{wait: ReconnectGrace - 5*time.Second, do: tick, wantOps: []string{"rm u:u1"}, wantPage: []string{"u:u2", "u:u3"}},
-					{wait: FailedLinger, do: tick, wantOps: []string{"rm u:u3"}, wantPage: []string{"u:u2"}},
+					{wait: ms(ReconnectGrace) - 5*time.Second, do: tick, wantOps: []string{"rm u:u1"}, wantPage: []string{"u:u2", "u:u3"}},
+					{wait: ms(FailedLinger), do: tick, wantOps: []string{"rm u:u3"}, wantPage: []string{"u:u2"}},
 				}
 			},
 		},
@@ -786,13 +789,13 @@ func TestGallerySession(t *testing.T) {
 	first := api.Session{ID: "s", UploadURL: "http://h/u/one", QRURL: "/api/sessions/s/qr.png",
 		EventsURL: "/api/sessions/s/events", UploadExpiresAt: up, ExpiresAt: snapshotExpiry,
 		Images: []api.Image{image("a")}}
-	if got := short(g.SetSession(first)); !slices.Equal(got, []string{"session"}) {
+	if got := short(g.SetSession(fromSession(first))); !slices.Equal(got, []string{"session"}) {
 		t.Fatalf("first session: %q", got)
 	}
 	if g.Session().Images != nil {
 		t.Fatal("the session keeps its images")
 	}
-	if got := short(g.SetSession(first)); len(got) != 0 {
+	if got := short(g.SetSession(fromSession(first))); len(got) != 0 {
 		t.Fatalf("the same session again: %q", got)
 	}
 	// A session event: a new code; fields it leaves out stay.
@@ -801,18 +804,18 @@ func TestGallerySession(t *testing.T) {
 		t.Fatalf("session event: %q, %v", short(ops), err)
 	}
 	s := ops[0].Session
-	if s.UploadURL != "http://h/u/two" || !s.UploadExpiresAt.Equal(up.Add(time.Hour)) ||
-		s.QRURL != first.QRURL || s.EventsURL != first.EventsURL || !s.ExpiresAt.Equal(snapshotExpiry) || s.ID != "s" {
+	if s.UploadURL != "http://h/u/two" || s.UploadExpiresAt != at(up.Add(time.Hour)) ||
+		s.QRURL != first.QRURL || s.EventsURL != first.EventsURL || s.ExpiresAt != at(snapshotExpiry) || s.ID != "s" {
 		t.Fatalf("merged session %+v", s)
 	}
 	// A snapshot moves expiresAt.
 	later := snapshotExpiry.Add(48 * time.Hour)
 	ops, err = g.Apply(api.EventSnapshot, []byte(mustJSON(t, api.Snapshot{Images: []api.Image{image("a")}, ExpiresAt: later})))
-	if err != nil || !slices.Equal(short(ops), []string{"add a<", "session"}) || !g.ExpiresAt().Equal(later) {
+	if err != nil || !slices.Equal(short(ops), []string{"add a<", "session"}) || g.ExpiresAt() != at(later) {
 		t.Fatalf("snapshot: %q, %v, expires %v", short(ops), err, g.ExpiresAt())
 	}
 	// Another session's id never replaces ours.
-	g.SetSession(api.Session{ID: "other"})
+	g.SetSession(Session{ID: "other"})
 	if g.Session().ID != "s" {
 		t.Fatalf("id became %q", g.Session().ID)
 	}
@@ -925,7 +928,7 @@ func TestGalleryRandomLife(t *testing.T) {
 		t.Run(strconv.Itoa(round), func(t *testing.T) {
 			clock := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 			g := NewGallery()
-			g.Now = func() time.Time { return clock }
+			g.Now = func() Instant { return at(clock) }
 			p := newPage(t)
 			img := func() string { return "i" + strconv.Itoa(next(8)) }
 			up := func() string { return "u" + strconv.Itoa(next(5)) }
@@ -960,7 +963,7 @@ func TestGalleryRandomLife(t *testing.T) {
 				case 7:
 					clock = clock.Add(time.Duration(next(90)) * time.Second)
 					what = "tick"
-					ops = g.Tick(clock)
+					ops = g.Tick(at(clock))
 				case 8:
 					what = "open/step"
 					if next(2) == 0 {

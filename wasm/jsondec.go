@@ -2,15 +2,14 @@ package main
 
 import (
 	"errors"
-	"time"
 	"unicode/utf8"
 
-	"qrsync/api"
+	"qrsync/api/wire"
 )
 
-// The client reads a handful of JSON shapes (api.Session, api.Image,
-// api.Snapshot, api.Removed, api.UploadProgress, api.ErrorBody and the
-// address list). encoding/json would bring reflect and fmt into the wasm
+// The client reads a handful of JSON shapes (Session, Image and
+// Snapshot as Session, Image and Snapshot, wire.Removed,
+// wire.UploadProgress, wire.ErrorBody and the address list). encoding/json would bring reflect and fmt into the wasm
 // binary and more than double its size, so they are decoded here by hand,
 // following encoding/json's rules for these types: keys match exactly or
 // case-insensitively, unknown keys are skipped, null leaves a value as it is
@@ -453,8 +452,8 @@ func (d *jsonDec) int(p *int) {
 }
 
 // time reads an RFC 3339 string, as time.Time's UnmarshalJSON does (from
-// the literal's raw bytes).
-func (d *jsonDec) time(p *time.Time) {
+// the literal's raw bytes), to the millisecond.
+func (d *jsonDec) time(p *Instant) {
 	if d.peek() != '"' {
 		d.mismatch()
 		return
@@ -495,9 +494,9 @@ func (d *jsonDec) strings(p *[]string) {
 	*p = (*p)[:n]
 }
 
-// images reads a []api.Image; like encoding/json it decodes into the
+// images reads a []Image; like encoding/json it decodes into the
 // elements already there.
-func (d *jsonDec) images(p *[]api.Image) {
+func (d *jsonDec) images(p *[]Image) {
 	if d.null() {
 		*p = nil
 		return
@@ -507,19 +506,19 @@ func (d *jsonDec) images(p *[]api.Image) {
 		if n < len(*p) {
 			d.image(&(*p)[n])
 		} else {
-			var img api.Image
+			var img Image
 			d.image(&img)
 			*p = append(*p, img)
 		}
 		n++
 	})
 	if n == 0 {
-		*p = []api.Image{}
+		*p = []Image{}
 	}
 	*p = (*p)[:n]
 }
 
-func (d *jsonDec) image(img *api.Image) {
+func (d *jsonDec) image(img *Image) {
 	d.object(func(k string) {
 		switch k {
 		case "id":
@@ -552,7 +551,7 @@ func (d *jsonDec) image(img *api.Image) {
 	})
 }
 
-func (d *jsonDec) session(s *api.Session) {
+func (d *jsonDec) session(s *Session) {
 	d.object(func(k string) {
 		switch k {
 		case "id":
@@ -575,7 +574,7 @@ func (d *jsonDec) session(s *api.Session) {
 	})
 }
 
-func (d *jsonDec) errorDetail(e *api.ErrorDetail) {
+func (d *jsonDec) errorDetail(e *wire.ErrorDetail) {
 	d.object(func(k string) {
 		switch k {
 		case "code":
@@ -590,15 +589,15 @@ func (d *jsonDec) errorDetail(e *api.ErrorDetail) {
 
 // The documents the client reads.
 
-func decodeSession(b []byte, s *api.Session) error {
+func decodeSession(b []byte, s *Session) error {
 	return decodeJSON(b, func(d *jsonDec) { d.session(s) })
 }
 
-func decodeImage(b []byte, img *api.Image) error {
+func decodeImage(b []byte, img *Image) error {
 	return decodeJSON(b, func(d *jsonDec) { d.image(img) })
 }
 
-func decodeSnapshot(b []byte, s *api.Snapshot) error {
+func decodeSnapshot(b []byte, s *Snapshot) error {
 	return decodeJSON(b, func(d *jsonDec) {
 		d.object(func(k string) {
 			switch k {
@@ -613,7 +612,7 @@ func decodeSnapshot(b []byte, s *api.Snapshot) error {
 	})
 }
 
-func decodeRemoved(b []byte, r *api.Removed) error {
+func decodeRemoved(b []byte, r *wire.Removed) error {
 	return decodeJSON(b, func(d *jsonDec) {
 		d.object(func(k string) {
 			if k == "id" {
@@ -625,7 +624,7 @@ func decodeRemoved(b []byte, r *api.Removed) error {
 	})
 }
 
-func decodeProgress(b []byte, p *api.UploadProgress) error {
+func decodeProgress(b []byte, p *wire.UploadProgress) error {
 	return decodeJSON(b, func(d *jsonDec) {
 		d.object(func(k string) {
 			switch k {
@@ -647,7 +646,7 @@ func decodeProgress(b []byte, p *api.UploadProgress) error {
 					return
 				}
 				if p.Error == nil {
-					p.Error = new(api.ErrorDetail)
+					p.Error = new(wire.ErrorDetail)
 				}
 				d.errorDetail(p.Error)
 			case "duplicate":
@@ -659,7 +658,7 @@ func decodeProgress(b []byte, p *api.UploadProgress) error {
 	})
 }
 
-func decodeErrorBody(b []byte, e *api.ErrorBody) error {
+func decodeErrorBody(b []byte, e *wire.ErrorBody) error {
 	return decodeJSON(b, func(d *jsonDec) {
 		d.object(func(k string) {
 			if k == "error" {
@@ -688,8 +687,10 @@ func decodeAddresses(b []byte, urls *[]string) error {
 // time the server writes: "2006-01-02T15:04:05Z07:00" with optional
 // fractional seconds. (time also takes some malformed forms, such as a
 // one-digit hour, through a lenient fallback; no Go encoder writes them.)
-// An offset other than Z gives a fixed zone of that offset.
-func parseRFC3339(s []byte) (time.Time, bool) {
+// Fractions of a millisecond are dropped. The zero time.Time, which the
+// server writes for a time it does not know, is 0; so is the Unix epoch
+// itself, which no session can name.
+func parseRFC3339(s []byte) (Instant, bool) {
 	ok := true
 	num := func(b []byte, lo, hi int) int {
 		x := 0
@@ -707,7 +708,7 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 		return x
 	}
 	if len(s) < len("2006-01-02T15:04:05") {
-		return time.Time{}, false
+		return 0, false
 	}
 	year := num(s[0:4], 0, 9999)
 	month := num(s[5:7], 1, 12)
@@ -716,7 +717,7 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 	minute := num(s[14:16], 0, 59)
 	sec := num(s[17:19], 0, 59)
 	if !ok || !(s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':') {
-		return time.Time{}, false
+		return 0, false
 	}
 	s = s[19:]
 	nsec := 0
@@ -733,25 +734,33 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 		}
 		s = s[n:]
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if len(s) == 1 && s[0] == 'Z' {
-		return t, true
+	off := 0
+	switch {
+	case len(s) == 1 && s[0] == 'Z':
+	case len(s) == len("-07:00"):
+		// time's lenient fallback takes an offset up to 24:60.
+		hr := num(s[1:3], 0, 24)
+		mm := num(s[4:6], 0, 60)
+		if !ok || !((s[0] == '-' || s[0] == '+') && s[3] == ':') {
+			return 0, false
+		}
+		off = (hr*60 + mm) * 60
+		if s[0] == '-' {
+			off = -off
+		}
+	default:
+		return 0, false
 	}
-	if len(s) != len("-07:00") {
-		return time.Time{}, false
+	secs := daysFrom(year, month, day)*86400 + int64(hour*3600+minute*60+sec-off)
+	if secs == zeroTimeUnix && nsec == 0 {
+		return 0, true
 	}
-	// time's lenient fallback takes an offset up to 24:60.
-	hr := num(s[1:3], 0, 24)
-	mm := num(s[4:6], 0, 60)
-	if !ok || !((s[0] == '-' || s[0] == '+') && s[3] == ':') {
-		return time.Time{}, false
-	}
-	off := (hr*60 + mm) * 60
-	if s[0] == '-' {
-		off = -off
-	}
-	return t.Add(-time.Duration(off) * time.Second).In(time.FixedZone("", off)), true
+	return Instant(secs*1000 + int64(nsec/1e6)), true
 }
+
+// zeroTimeUnix is the zero time.Time, 0001-01-01T00:00:00Z, in Unix
+// seconds.
+const zeroTimeUnix = -62135596800
 
 func daysIn(month, year int) int {
 	switch month {

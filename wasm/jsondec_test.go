@@ -66,6 +66,12 @@ var jsonCases = []string{
 	`{"createdAt":"2025-01-01t12:00:00Z"}`,
 	`{"createdAt":"\u0032025-01-01T12:00:00Z"}`,
 	`{"createdAt":12}`,
+	`{"createdAt":"0001-01-01T00:00:00Z"}`,
+	`{"createdAt":"0001-01-01T01:00:00+01:00"}`,
+	`{"createdAt":"0001-01-01T00:00:00.0004Z"}`,
+	`{"createdAt":"0000-01-01T00:00:00-23:59"}`,
+	`{"createdAt":"1969-12-31T23:59:59.9999Z"}`,
+	`{"createdAt":"9999-12-31T23:59:59.999999999+00:00"}`,
 	`{"createdAt":"soon"}`,
 	`{"urls":["http://a:1","http://b"]}`,
 	`{"urls":[]}`,
@@ -81,53 +87,26 @@ var jsonCases = []string{
 	`{"a":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}`,
 }
 
-// sameJSON decodes doc with both decoders into fresh values of one type
-// and reports any difference: in whether it failed, or in what it read.
-func sameJSON[T any](t *testing.T, doc string, mine func([]byte, *T) error) {
+// sameJSON decodes doc with encoding/json into a fresh A (an api type) and
+// with mine into a fresh L (the client's own, conv(A) when encoding/json
+// succeeds), and reports any difference: in whether it failed, or in what
+// it read.
+func sameJSON[A, L any](t *testing.T, doc string, mine func([]byte, *L) error, conv func(A) L) {
 	t.Helper()
-	var want, got T
+	var want A
+	var got L
 	wantErr := json.Unmarshal([]byte(doc), &want)
 	gotErr := mine([]byte(doc), &got)
 	if (wantErr != nil) != (gotErr != nil) {
-		t.Errorf("%T %.80q: error %v, encoding/json says %v", want, doc, gotErr, wantErr)
+		t.Errorf("%T %.80q: error %v, encoding/json says %v", got, doc, gotErr, wantErr)
 		return
 	}
-	if wantErr == nil && !equalJSON(reflect.ValueOf(got), reflect.ValueOf(want)) {
-		t.Errorf("%T %.80q:\n got %+v\nwant %+v", want, doc, got, want)
+	if wantErr == nil && !reflect.DeepEqual(got, conv(want)) {
+		t.Errorf("%T %.80q:\n got %+v\nwant %+v", got, doc, got, conv(want))
 	}
 }
 
-// equalJSON is reflect.DeepEqual with times compared as instants.
-func equalJSON(a, b reflect.Value) bool {
-	if ta, ok := a.Interface().(time.Time); ok {
-		return ta.Equal(b.Interface().(time.Time))
-	}
-	switch a.Kind() {
-	case reflect.Struct:
-		for i := range a.NumField() {
-			if !equalJSON(a.Field(i), b.Field(i)) {
-				return false
-			}
-		}
-		return true
-	case reflect.Slice:
-		if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
-			return false
-		}
-		for i := range a.Len() {
-			if !equalJSON(a.Index(i), b.Index(i)) {
-				return false
-			}
-		}
-		return true
-	case reflect.Pointer:
-		if a.IsNil() || b.IsNil() {
-			return a.IsNil() == b.IsNil()
-		}
-		return equalJSON(a.Elem(), b.Elem())
-	}
-	return a.Interface() == b.Interface()
-}
+func same[T any](v T) T { return v }
 
 type addresses struct {
 	URLs []string `json:"urls"`
@@ -136,13 +115,13 @@ type addresses struct {
 func decodeAddressesInto(b []byte, a *addresses) error { return decodeAddresses(b, &a.URLs) }
 
 func checkAllJSON(t *testing.T, doc string) {
-	sameJSON(t, doc, decodeImage)
-	sameJSON(t, doc, decodeSession)
-	sameJSON(t, doc, decodeSnapshot)
-	sameJSON(t, doc, decodeRemoved)
-	sameJSON(t, doc, decodeProgress)
-	sameJSON(t, doc, decodeErrorBody)
-	sameJSON(t, doc, decodeAddressesInto)
+	sameJSON(t, doc, decodeImage, fromImage)
+	sameJSON(t, doc, decodeSession, fromSession)
+	sameJSON(t, doc, decodeSnapshot, fromSnapshot)
+	sameJSON(t, doc, decodeRemoved, same[api.Removed])
+	sameJSON(t, doc, decodeProgress, same[api.UploadProgress])
+	sameJSON(t, doc, decodeErrorBody, same[api.ErrorBody])
+	sameJSON(t, doc, decodeAddressesInto, same[addresses])
 }
 
 // TestJSONMatchesEncodingJSON: the hand-written decoder must read every

@@ -3,14 +3,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"syscall/js"
-	"time"
 
-	"qrsync/api"
-	"qrsync/eventsource"
+	"qrsync/api/wire"
+	"qrsync/eventsource/sse"
 )
 
 // qrCSSSize is the QR image's width on the page in CSS pixels (app.css);
@@ -53,9 +51,9 @@ type app struct {
 	mu    sync.Mutex
 	g     *Gallery // the session on show; nil before the first
 	tiles map[Key]js.Value
-	stop  context.CancelFunc // ends the current session's stream
-	busy  bool               // a session is being created or loaded
-	texts SessionTexts       // as shown, so the DOM is touched on change only
+	stop  func()       // ends the current session's stream
+	busy  bool         // a session is being created or loaded
+	texts SessionTexts // as shown, so the DOM is touched on change only
 
 	candidates   []string // GET /api/addresses, once per page
 	addresses    []string // choices of the address switcher
@@ -189,7 +187,7 @@ func (a *app) load(id, fallback string) {
 		}
 	}()
 	a.say("")
-	status, body, err := fetchBytes(context.Background(), "GET", api.SessionPath(id), acceptJSON)
+	status, body, err := fetchBytes(nil, "GET", wire.SessionPath(id), acceptJSON)
 	if err != nil {
 		a.failed(fill(T.ErrStart, "{reason}", T.ErrUnreachable), func() { a.load(id, fallback) })
 		return
@@ -256,17 +254,17 @@ func (a *app) create(first bool) {
 }
 
 // createSession POSTs a new session; reason says why it failed.
-func createSession() (api.Session, string) {
-	status, body, err := fetchBytes(context.Background(), "POST", api.SessionsPath, acceptJSON)
+func createSession() (Session, string) {
+	status, body, err := fetchBytes(nil, "POST", wire.SessionsPath, acceptJSON)
 	if err != nil {
-		return api.Session{}, T.ErrUnreachable
+		return Session{}, T.ErrUnreachable
 	}
 	if status != 201 && status != 200 {
-		return api.Session{}, ErrorMessage(status, body)
+		return Session{}, ErrorMessage(status, body)
 	}
 	s, err := ParseSession(body, "")
 	if err != nil {
-		return api.Session{}, T.ErrNonsense
+		return Session{}, T.ErrNonsense
 	}
 	return s, ""
 }
@@ -298,13 +296,14 @@ func (a *app) reset() *Gallery {
 	a.texts = SessionTexts{}
 	setHidden(a.el.retry, true)
 	g := NewGallery()
+	g.Now = now
 	a.g = g
 	return g
 }
 
 // show puts session s on the page, its photos first, and follows its
 // stream.
-func (a *app) show(s api.Session) {
+func (a *app) show(s Session) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	same := a.g != nil && a.g.Session().ID == s.ID
@@ -320,11 +319,11 @@ func (a *app) show(s api.Session) {
 	ops := g.SetSession(s)
 	ops = append(ops, g.Snapshot(s.Images)...)
 	a.render(ops)
-	a.el.downloadAll.Set("href", api.ArchivePath(s.ID))
-	ctx, stop := context.WithCancel(context.Background())
-	a.stop = stop
-	go a.stream(ctx, g)
-	go a.loadAddresses(ctx, g)
+	a.el.downloadAll.Set("href", wire.ArchivePath(s.ID))
+	done := make(chan struct{})
+	a.stop = func() { close(done) } // reset calls it once
+	go a.stream(done, g)
+	go a.loadAddresses(done, g)
 }
 
 // showEnded shows that session id has ended (410 when the page loaded it).
@@ -332,17 +331,20 @@ func (a *app) showEnded(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	g := a.reset()
-	g.SetSession(api.Session{ID: id})
+	g.SetSession(Session{ID: id})
 	a.render(g.SetState(StateEnded))
 }
 
-// stream follows the session's event stream until it ends or ctx stops it.
-func (a *app) stream(ctx context.Context, g *Gallery) {
+// stream follows the session's event stream until it ends or done is
+// closed.
+func (a *app) stream(done <-chan struct{}, g *Gallery) {
 	// The zero Backoff and MaxEventSize are right here: the server's retry
 	// plus jitter, and 1 MiB per event, four times a full 500-image snapshot.
-	c := &eventsource.Client{
-		Connect: fetchConnector(g.Session().EventsURL),
-		OnEvent: func(ev eventsource.Event) error {
+	c := &sse.Stream{
+		Connect: fetchConnector(g.Session().EventsURL, done),
+		Done:    done,
+		Sleep:   func(d sse.Duration) error { return sleepOrStop(done, int64(d/sse.Millisecond)) },
+		OnEvent: func(ev sse.Event) error {
 			var applyErr error
 			a.update(g, func() []Op {
 				ops, err := g.Apply(ev.Type, []byte(ev.Data))
@@ -353,15 +355,15 @@ func (a *app) stream(ctx context.Context, g *Gallery) {
 				// One bad event must not tear the gallery down; say so and go on.
 				console("warn", "qrsync: ignoring event:", applyErr.Error())
 			}
-			if ev.Type == api.EventExpired {
-				return eventsource.ErrStop
+			if ev.Type == wire.EventExpired {
+				return sse.ErrStop
 			}
 			return nil
 		},
-		OnState: func(st eventsource.State, err error) {
+		OnState: func(st sse.State, err error) {
 			a.update(g, func() []Op {
 				title := ""
-				if err != nil && st == eventsource.StateReconnecting {
+				if err != nil && st == sse.StateReconnecting {
 					title = err.Error() // why, for the curious: hover the pill
 				}
 				a.el.status.Set("title", title)
@@ -369,13 +371,15 @@ func (a *app) stream(ctx context.Context, g *Gallery) {
 			})
 		},
 	}
-	err := c.Run(ctx)
-	if ctx.Err() != nil {
+	err := c.Run()
+	select {
+	case <-done:
 		return // another session took its place
+	default:
 	}
 	// Run returns only when the stream is over for good: expired, 404/410.
 	a.update(g, func() []Op { return g.SetState(StateEnded) })
-	if err != nil && !errors.Is(err, eventsource.ErrStop) {
+	if err != nil && !errors.Is(err, sse.ErrStop) {
 		console("info", "qrsync: stream ended:", err.Error())
 	}
 }
@@ -403,11 +407,9 @@ func (a *app) current(f func(g *Gallery)) {
 // tick lets time pass for the texts and the placeholders.
 func (a *app) tick() {
 	for {
-		// A sleep, not time.Tick: a ticker's channel drags time's
-		// formatting code into the binary.
-		time.Sleep(TextsEvery)
+		sleep(TextsEvery)
 		a.current(func(g *Gallery) {
-			a.render(g.Tick(time.Now()))
+			a.render(g.Tick(now()))
 		})
 	}
 }
@@ -422,7 +424,7 @@ func (a *app) newCode() {
 	id := g.Session().ID
 	a.el.newCode.Set("disabled", true)
 	defer a.el.newCode.Set("disabled", false)
-	status, body, err := fetchBytes(context.Background(), "POST", api.UploadLinkPath(id), acceptJSON)
+	status, body, err := fetchBytes(nil, "POST", wire.UploadLinkPath(id), acceptJSON)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrNewCode, "{reason}", T.ErrUnreachable))
@@ -445,7 +447,7 @@ func (a *app) newCode() {
 // other page showing the session hears `removed`.
 func (a *app) deleteImage(id string) {
 	var g *Gallery
-	var img api.Image
+	var img Image
 	a.current(func(cur *Gallery) {
 		g = cur
 		img, _ = cur.Image(id)
@@ -453,7 +455,7 @@ func (a *app) deleteImage(id string) {
 	if g == nil || img.ID == "" || img.URL == "" {
 		return
 	}
-	status, body, err := fetchBytes(context.Background(), "DELETE", img.URL, nil)
+	status, body, err := fetchBytes(nil, "DELETE", img.URL, nil)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrDelete, "{name}", img.Name, "{reason}", T.ErrUnreachable))
@@ -469,7 +471,7 @@ func (a *app) deleteImage(id string) {
 // askNewSession confirms, unless the session has ended, and makes a new
 // session.
 func (a *app) askNewSession() {
-	ended, exp := true, time.Time{}
+	ended, exp := true, Instant(0)
 	a.current(func(g *Gallery) {
 		ended = g.State() == StateEnded
 		exp = g.ExpiresAt()
@@ -479,8 +481,8 @@ func (a *app) askNewSession() {
 		return
 	}
 	text := T.ConfirmNewSessionNo
-	if !exp.IsZero() {
-		text = fill(T.ConfirmNewSession, "{date}", DateLabel(a.local(exp)))
+	if exp != 0 {
+		text = fill(T.ConfirmNewSession, "{date}", DateLabel(a.local.wall(exp)))
 	}
 	a.ask(text, T.ConfirmNewSessionOK, func() { go a.create(false) })
 }
@@ -489,7 +491,7 @@ func (a *app) askNewSession() {
 func (a *app) askDelete(id string) {
 	name, ok := "", false
 	a.current(func(g *Gallery) {
-		var img api.Image
+		var img Image
 		img, ok = g.Image(id)
 		name = img.Name
 	})
@@ -503,12 +505,12 @@ func (a *app) qrSize() int {
 	return QRSize(qrCSSSize, a.win.Get("devicePixelRatio").Float())
 }
 
-func (a *app) loadAddresses(ctx context.Context, g *Gallery) {
+func (a *app) loadAddresses(done <-chan struct{}, g *Gallery) {
 	a.mu.Lock()
 	have := a.candidates != nil
 	a.mu.Unlock()
 	if !have {
-		status, body, err := fetchBytes(ctx, "GET", "/api/addresses", acceptJSON)
+		status, body, err := fetchBytes(done, "GET", "/api/addresses", acceptJSON)
 		if err != nil || status != 200 {
 			return // the switcher is a convenience; the default QR still works
 		}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"qrsync/api"
+	"qrsync/api/wire"
 )
 
 // StorageKey is the localStorage key that keeps the session id. The id is
@@ -106,7 +106,7 @@ func ClassifyLoad(status int) LoadResult {
 // ErrorMessage picks the person-readable message out of an error body, or
 // says what the status was.
 func ErrorMessage(status int, body []byte) string {
-	var e api.ErrorBody
+	var e wire.ErrorBody
 	if decodeErrorBody(body, &e) == nil && e.Error.Message != "" {
 		return e.Error.Message
 	}
@@ -118,8 +118,8 @@ var errNonsense = errors.New("the server's answer is not a session")
 
 // ParseSession reads a Session answer and checks that the page can use it.
 // want is the id asked for ("" for a new session).
-func ParseSession(body []byte, want string) (api.Session, error) {
-	var s api.Session
+func ParseSession(body []byte, want string) (Session, error) {
+	var s Session
 	if err := decodeSession(body, &s); err != nil {
 		return s, err
 	}

@@ -83,7 +83,7 @@ func TestParseSession(t *testing.T) {
 	body := []byte(`{"id":"sid","uploadUrl":"http://h/u/t","qrUrl":"/api/sessions/sid/qr.png","eventsUrl":"/api/sessions/sid/events",
 		"uploadExpiresAt":"2026-12-01T19:04:00Z","expiresAt":"2026-12-08T18:04:00Z","images":[{"id":"a","name":"a.jpg"}]}`)
 	s, err := ParseSession(body, "sid")
-	if err != nil || s.ID != "sid" || len(s.Images) != 1 || s.UploadExpiresAt.IsZero() || s.ExpiresAt.IsZero() {
+	if err != nil || s.ID != "sid" || len(s.Images) != 1 || s.UploadExpiresAt == 0 || s.ExpiresAt == 0 {
 		t.Fatalf("ParseSession = %+v, %v", s, err)
 	}
 	if _, err := ParseSession(body, ""); err != nil {

@@ -5,7 +5,8 @@ package main
 import (
 	"strings"
 	"syscall/js"
-	"time"
+
+	"qrsync/eventsource/sse"
 )
 
 // acceptJSON is the header set of the page's API requests.
@@ -282,7 +283,7 @@ func (a *app) selectAndCopy(el js.Value) bool {
 // copied says "Copied" on the button for a moment.
 func copied(btn js.Value) {
 	setText(btn, T.Copied)
-	time.Sleep(1500 * time.Millisecond)
+	sleep(1500)
 	setText(btn, T.Copy)
 }
 
@@ -373,10 +374,38 @@ func safeCallValue(v js.Value, method string, args ...any) (r js.Value, ok bool)
 
 // browserLocal is the LocalTime of the page: the browser's own offset for
 // each instant, summer time included.
-func browserLocal(t time.Time) time.Time {
-	d := js.Global().Get("Date").New(float64(t.UnixMilli()))
-	off := -d.Call("getTimezoneOffset").Int() * 60
-	return t.In(time.FixedZone("", off))
+func browserLocal(t Instant) int {
+	d := js.Global().Get("Date").New(float64(t))
+	return -d.Call("getTimezoneOffset").Int() * 60
+}
+
+// now is the browser's clock.
+func now() Instant { return Instant(js.Global().Get("Date").Call("now").Float()) }
+
+// sleep waits ms milliseconds.
+func sleep(ms int64) { sleepOrStop(nil, ms) }
+
+// sleepOrStop waits ms milliseconds through setTimeout (time.Sleep would
+// bring package time into the download), or until done is closed; then it
+// returns sse.ErrStopped.
+func sleepOrStop(done <-chan struct{}, ms int64) error {
+	if ms <= 0 {
+		return stopErr(done, nil)
+	}
+	fired := make(chan struct{})
+	f := js.FuncOf(func(js.Value, []js.Value) any {
+		close(fired)
+		return nil
+	})
+	defer f.Release()
+	id := js.Global().Call("setTimeout", f, float64(ms))
+	select {
+	case <-fired:
+		return nil
+	case <-done:
+		js.Global().Call("clearTimeout", id)
+		return sse.ErrStopped
+	}
 }
 
 func boolString(b bool) string {

@@ -1,11 +1,10 @@
-package eventsource
+package sse
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"math"
-	"time"
 	"unicode/utf8"
 )
 
@@ -26,7 +25,7 @@ const maxEmptyReads = 100
 
 // ErrEventTooLarge is returned by Decoder.Next when a line, or the data of an
 // event, grows past the maximum size. It is sticky: the stream cannot be
-// resynchronised safely, so the caller must reconnect (Client does).
+// resynchronised safely, so the caller must reconnect (Stream does).
 var ErrEventTooLarge = errors.New("eventsource: event or line exceeds the maximum size")
 
 // Event is one dispatched event, as an EventSource would hand it to a
@@ -68,7 +67,7 @@ type Decoder struct {
 	idBuf    string // last event ID buffer
 	lastID   string // the stream's last event ID string (committed at dispatch)
 	typeStr  string // last type handed out, reused so a repeated type costs no allocation
-	retry    time.Duration
+	retry    Duration
 	hasRetry bool
 	max      int
 }
@@ -126,7 +125,7 @@ func (d *Decoder) LastEventID() string { return d.lastID }
 // Retry returns the reconnection time from the last valid retry field (a
 // value of ASCII digits only, in milliseconds), and false if there was none.
 // A retry field takes effect as soon as its line ends, event or not.
-func (d *Decoder) Retry() (time.Duration, bool) { return d.retry, d.hasRetry }
+func (d *Decoder) Retry() (Duration, bool) { return d.retry, d.hasRetry }
 
 // Next returns the next dispatched event. At the end of the stream it returns
 // io.EOF, dropping an event that was not finished by a blank line; a read
@@ -354,13 +353,14 @@ func (d *Decoder) dispatch() (Event, bool) {
 	return ev, true
 }
 
-// maxRetryMillis is the largest retry value that fits a time.Duration; a
-// larger one is ignored, like a value that is not a number.
-const maxRetryMillis = math.MaxInt64 / int64(time.Millisecond)
+// maxRetryMillis is the largest retry value that fits a Duration (and a
+// time.Duration); a larger one is ignored, like a value that is not a
+// number.
+const maxRetryMillis = math.MaxInt64 / int64(Millisecond)
 
 // parseRetry parses a retry value: ASCII digits only, base ten (leading
 // zeros are not octal), at least one digit.
-func parseRetry(v []byte) (time.Duration, bool) {
+func parseRetry(v []byte) (Duration, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -374,7 +374,7 @@ func parseRetry(v []byte) (time.Duration, bool) {
 			return 0, false
 		}
 	}
-	return time.Duration(ms) * time.Millisecond, true
+	return Duration(ms) * Millisecond, true
 }
 
 // appendValidUTF8 appends src to dst with each invalid sequence replaced by
@@ -435,4 +435,10 @@ func invalidLen(b []byte) int {
 		n++
 	}
 	return n
+}
+
+// BufferLens returns the lengths of d's buffers, so that tests outside the
+// package (the fuzz test checks them against the size limit) can see them.
+func BufferLens(d *Decoder) (line, data, typ, fix int) {
+	return len(d.line), len(d.data), len(d.typ), len(d.fix)
 }

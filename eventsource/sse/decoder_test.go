@@ -1,4 +1,4 @@
-package eventsource
+package sse
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
-	"time"
 )
 
 func itoa(i int) string { return string(appendInt(nil, i)) }
@@ -62,7 +61,7 @@ func TestDecoderReset(t *testing.T) {
 	if err != nil || ev != (Event{ID: "1", Type: "message", Data: "b"}) {
 		t.Fatalf("after Reset: %+v, %v", ev, err)
 	}
-	if r, ok := d.Retry(); !ok || r != 700*time.Millisecond {
+	if r, ok := d.Retry(); !ok || r != 700*Millisecond {
 		t.Fatalf("Retry = %v, %v", r, ok)
 	}
 }
