@@ -142,8 +142,8 @@ func (c *Client) Run(ctx context.Context) error {
 	return err
 }
 
-// sleepContext waits for d or until ctx is done. It uses AfterFunc, not a
-// Timer, as the browser build once did to keep time's formatting out.
+// sleepContext waits for d or until ctx is done, and stops its timer
+// either way. It is the Sleep a native Client gives its sse.Stream.
 func sleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
