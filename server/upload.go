@@ -429,7 +429,8 @@ func (s *Server) receive(ctx context.Context, sess storage.Session, part io.Read
 	if left := s.cfg.MaxSessionBytes - sess.Bytes; left < limit {
 		limit, overErr = left, storage.ErrQuota
 	}
-	br := bufio.NewReaderSize(&limitReader{r: part, n: limit, err: overErr}, ingestBuffer)
+	// Only the sniff is buffered here: the copy reads whole chunks past it.
+	br := bufio.NewReaderSize(&limitReader{r: part, n: limit, err: overErr}, sniffLen)
 	head, err := br.Peek(sniffLen)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
