@@ -142,6 +142,11 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(writerOnly{c.Conn}, r)
 }
 
+// NetConn is the connection the guard wraps, for a server that takes over
+// a connection on which no request head will come again (an event stream)
+// and wants its socket: what it does there is not guarded.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
 // writerOnly hides a ReadFrom, so that io.Copy cannot come back to it.
 type writerOnly struct{ io.Writer }
 

@@ -3,11 +3,10 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"qrsync/netguard"
@@ -85,7 +84,7 @@ func (c *answerConn) Close() error {
 // its last id. The deadline is the stream's own: a server-wide write
 // timeout would also cut slow downloads of large originals.
 type chunkWriter struct {
-	conn    net.Conn
+	conn    *streamConn
 	timeout time.Duration
 	head    []byte // the response head, until it is sent
 }
@@ -124,14 +123,7 @@ func (w *chunkWriter) send(b []byte) error {
 		b = append(w.head, b...)
 		w.head = nil
 	}
-	if err := w.conn.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return err
-	}
-	_, err := w.conn.Write(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w: no write progress in %v", errSlowViewer, w.timeout)
-	}
-	return err
+	return w.conn.write(b, w.timeout)
 }
 
 // errSlowViewer ends a stream whose viewer stopped reading.
@@ -140,16 +132,22 @@ var errSlowViewer = errors.New("viewer cut off")
 // errViewerLeft ends a stream whose viewer closed its connection.
 var errViewerLeft = errors.New("viewer left")
 
-// waker ends a stream's wait early (stream.next): the wait is a read of
-// the connection until the next keep-alive, so moving the read deadline
-// to the past wakes it, at the cost of a timer the connection has anyway.
-// A read of the log the stream makes itself is cancelled instead.
+// waker ends a stream's wait (stream.wait) when there is something to do:
+// the tail moved, news came, the stream's timer rang, the viewer left or
+// the server is stopping. A wake is a token in a channel of one, so it
+// never blocks (the tail and news call it for every stream) and one that
+// comes while the stream is busy is not lost: the next wait returns at
+// once and the stream looks again. A read of the log the stream makes
+// itself is cancelled instead.
 type waker struct {
-	conn   net.Conn
+	ch     chan struct{} // holds the pending wake
+	left   atomic.Bool   // the viewer left: set before its wake
 	mu     sync.Mutex
 	woken  bool               // since begin
 	cancel context.CancelFunc // the log read waiting now, if any
 }
+
+func newWaker() *waker { return &waker{ch: make(chan struct{}, 1)} }
 
 // begin starts a wait: wakes from now on end it.
 func (w *waker) begin() {
@@ -158,8 +156,7 @@ func (w *waker) begin() {
 	w.mu.Unlock()
 }
 
-// wake ends the wait, or the next one to begin looking if none waits yet.
-// It never blocks, so the tail and news may call it for every stream.
+// wake ends the wait, or the next one if none waits yet.
 func (w *waker) wake() {
 	w.mu.Lock()
 	w.woken = true
@@ -168,7 +165,16 @@ func (w *waker) wake() {
 	if cancel != nil {
 		cancel()
 	}
-	w.conn.SetReadDeadline(aLongTimeAgo)
+	select {
+	case w.ch <- struct{}{}:
+	default: // a wake is pending already
+	}
+}
+
+// viewerLeft wakes the stream for the last time: its viewer is gone.
+func (w *waker) viewerLeft() {
+	w.left.Store(true)
+	w.wake()
 }
 
 // cancelOnWake has a wake call cancel, until cancelOnWake(nil). It
@@ -182,6 +188,3 @@ func (w *waker) cancelOnWake(cancel context.CancelFunc) bool {
 	w.cancel = cancel
 	return true
 }
-
-// aLongTimeAgo is a read deadline that has passed.
-var aLongTimeAgo = time.Unix(1, 0)

@@ -221,11 +221,14 @@ func (m *metrics) streamEnded() {
 }
 
 // eventSent counts one event written to a viewer.
-func (m *metrics) eventSent() {
+func (m *metrics) eventSent() { m.manyEventsSent(1) }
+
+// manyEventsSent counts n events written to a stream at once.
+func (m *metrics) manyEventsSent(n int) {
 	if m == nil {
 		return
 	}
-	m.eventsSent.Inc()
+	m.eventsSent.Add(float64(n))
 }
 
 // viewerCut counts a stream ended because its viewer stopped reading.

@@ -72,7 +72,7 @@ func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
 // an idle stream needs no goroutine of its own to watch for news.
 type mailbox struct {
 	mu      sync.Mutex
-	latest  map[string][]byte // upload → its latest news; made on first news
+	latest  map[string][]byte // upload → its latest news, as a chunk (sseChunk); made on first news
 	order   []string          // uploads with news, oldest first
 	done    map[string]bool   // uploads whose image was sent: late news is dropped; made on first
 	doneFIF []string
@@ -112,8 +112,8 @@ func (m *mailbox) stopWaiting() (news bool) {
 	return news
 }
 
-// put keeps data as the upload's latest word.
-func (m *mailbox) put(upload string, data []byte) {
+// put keeps chunk as the upload's latest word.
+func (m *mailbox) put(upload string, chunk []byte) {
 	m.mu.Lock()
 	if m.done[upload] {
 		m.mu.Unlock()
@@ -129,7 +129,7 @@ func (m *mailbox) put(upload string, data []byte) {
 		}
 		m.order = append(m.order, upload)
 	}
-	m.latest[upload] = data
+	m.latest[upload] = chunk
 	m.pending = true
 	wake := m.wake
 	m.wake = nil
@@ -139,11 +139,11 @@ func (m *mailbox) put(upload string, data []byte) {
 	}
 }
 
-// take returns the pending news, oldest upload first, and empties the box.
-func (m *mailbox) take() [][]byte {
+// take appends the pending news to out, oldest upload first, and empties
+// the box.
+func (m *mailbox) take(out [][]byte) [][]byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([][]byte, 0, len(m.order))
 	for _, u := range m.order {
 		out = append(out, m.latest[u])
 	}

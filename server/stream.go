@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,7 +66,7 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 	// A viewer connected is activity: the photos are kept longer.
 	sess.ExpiresAt = s.touch(ctx, sess)
 
-	body := &chunkWriter{conn: conn.Conn, timeout: s.cfg.StreamWriteTimeout}
+	body := &chunkWriter{conn: newStreamConn(conn.Conn), timeout: s.cfg.StreamWriteTimeout}
 	c.Response.HijackWriter(body) // before sse.NewWriter, which then writes to it
 	w := sse.NewWriter(c)
 	c.Response.Header.Set("X-Accel-Buffering", "no")
@@ -83,21 +82,33 @@ func (s *Server) events(ctx context.Context, c *app.RequestContext) {
 			return
 		}
 		s.streams.Add(1)
-		go s.serveStream(st, conn.Conn, body, last)
+		go s.serveStream(st, body.conn, body, last)
 	})
 }
 
 // serveStream runs a stream on the connection it took, until the viewer
 // leaves, the session ends or the server shuts down, and then closes it.
-func (s *Server) serveStream(st *stream, conn net.Conn, body *chunkWriter, last string) {
+func (s *Server) serveStream(st *stream, conn *streamConn, body *chunkWriter, last string) {
 	defer s.streams.Done()
 	s.metrics.streamStarted()
 	defer s.metrics.streamEnded()
 	defer s.streamsEnded.Add(1)
-	defer conn.Close()
 
-	st.conn = conn
-	st.waker = &waker{conn: conn}
+	st.waker = newWaker()
+	st.wake = st.waker.wake
+	// The viewer's leaving is heard by a read of its own, which returns
+	// only then: a stream request has no body and browsers do not
+	// pipeline. It ends when the connection is closed, before the stream
+	// counts as done.
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		conn.waitGone()
+		st.waker.viewerLeft()
+	}()
+	defer func() { <-watching }()
+	defer conn.Close()
+	defer st.stopTimer()
 	// The stream ends when the server shuts down, so that clients
 	// reconnect to the next one.
 	ctx := s.life
@@ -124,8 +135,8 @@ type stream struct {
 	s     *Server
 	w     *sse.Writer  // frames the stream's own messages into body
 	body  *chunkWriter // the connection, as the response body
-	conn  net.Conn     // read only to wait: see next
 	waker *waker
+	wake  func()          // waker.wake, made once: a method value per wait is garbage
 	tail  *tail           // the session's, once the stream has looked
 	sess  storage.Session // as last read or announced
 	retry time.Duration   // sent once, with the first message
@@ -134,6 +145,10 @@ type stream struct {
 	log   *slog.Logger
 	// quietUntil is when a keep-alive is due if nothing is sent before.
 	quietUntil time.Time
+	// timer wakes the stream at timerAt, for a keep-alive or the
+	// session's end; nil until first armed.
+	timer   *time.Timer
+	timerAt time.Time
 }
 
 // run serves the stream until it ends: a nil error means it ended
@@ -174,46 +189,46 @@ func (st *stream) start(ctx context.Context, last string) error {
 	return st.send("", "", nil)
 }
 
-// deliver sends frames, then the news that came.
+// deliver sends frames, then the news that came, in one write: with a
+// thousand viewers, each write is a system call and a wake of the viewer
+// a thousand times over.
 func (st *stream) deliver(frames []frame) error {
+	var some [4][]byte // room for the usual: an event and its news
+	chunks := some[:0]
 	for _, f := range frames {
-		if err := st.sendFrame(f); err != nil {
-			return err
+		if f.chunk != nil {
+			chunks = append(chunks, f.chunk)
 		}
-		st.last = f.ev.ID
-	}
-	for _, data := range st.news.take() {
-		if err := st.send("", api.EventUpload, data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sendFrame sends an event of the log, framed by the tail or by look. A
-// session event also tells the stream the session's new end.
-func (st *stream) sendFrame(f frame) error {
-	if f.chunk == nil {
-		return nil
-	}
-	if st.retry > 0 {
-		// Frames are shared and carry no retry; it goes first, alone.
-		if err := st.send("", "", nil); err != nil {
-			return err
+		switch f.ev.Type {
+		case storage.EventSession:
+			// The session's new end, for this stream's clock.
+			sess := f.ev.Session
+			st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
+		case storage.EventImage:
+			// The photo is here: its upload's progress is news no more.
+			st.news.completed(f.ev.Image.Upload)
 		}
 	}
-	if err := st.body.send(f.chunk); err != nil {
-		return err
+	chunks = st.news.take(chunks)
+	if len(chunks) > 0 {
+		if st.retry > 0 {
+			// Frames are shared and carry no retry; it goes first, alone.
+			if err := st.send("", "", nil); err != nil {
+				return err
+			}
+		}
+		b := chunks[0]
+		if len(chunks) > 1 {
+			b = slices.Concat(chunks...)
+		}
+		if err := st.body.send(b); err != nil {
+			return err
+		}
+		st.sent()
+		st.s.metrics.manyEventsSent(len(chunks))
 	}
-	st.sent()
-	st.s.metrics.eventSent()
-	switch f.ev.Type {
-	case storage.EventSession:
-		sess := f.ev.Session
-		st.sess.UploadToken, st.sess.UploadExpiresAt, st.sess.ExpiresAt = sess.UploadToken, sess.UploadExpiresAt, sess.ExpiresAt
-	case storage.EventImage:
-		// The photo is here: its upload's progress is news no more.
-		st.news.completed(f.ev.Image.Upload)
+	if len(frames) > 0 {
+		st.last = frames[len(frames)-1].ev.ID
 	}
 	return nil
 }
@@ -227,18 +242,21 @@ func (st *stream) sent() { st.quietUntil = time.Now().Add(st.s.cfg.KeepAlive) }
 // While the session is quiet it writes a keep-alive comment every
 // KeepAlive (and keeps the session alive while it is watched). It returns
 // storage.ErrExpired when the session's time is up, by this server's
-// clock.
+// clock, and errViewerLeft once the viewer is gone.
 //
-// The wait is a read of the connection, which is also how the stream
-// hears that its viewer left: a stream request has no body and browsers
-// do not pipeline, so the read returns only then, or at its deadline. The
-// deadline is the next keep-alive; news and the tail end it early by
-// moving it to the past (waker). So an idle stream is one goroutine
-// parked in the network poller, with no timer or context of its own.
+// Between events an idle stream is this goroutine parked on its waker and
+// the viewer's read parked in the network poller, with one timer for the
+// next keep-alive or the session's end. The timer is moved only when it
+// rang or must ring sooner, not for every event: under a steady flow of
+// events it rings once a KeepAlive, finds the keep-alive not yet due and
+// is set again.
 func (st *stream) next(ctx context.Context) ([]frame, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if st.waker.left.Load() {
+			return nil, errViewerLeft
 		}
 		untilEnd := st.sess.ExpiresAt.Sub(st.s.cfg.Now())
 		if untilEnd <= 0 {
@@ -254,7 +272,8 @@ func (st *stream) next(ctx context.Context) ([]frame, error) {
 			}
 			continue
 		}
-		if !time.Now().Before(st.quietUntil) {
+		now := time.Now()
+		if !now.Before(st.quietUntil) {
 			if err := st.w.WriteKeepAlive(); err != nil {
 				return nil, err
 			}
@@ -266,15 +285,13 @@ func (st *stream) next(ctx context.Context) ([]frame, error) {
 			continue
 		}
 		deadline := st.quietUntil
-		if end := time.Now().Add(untilEnd); end.Before(deadline) {
+		if end := now.Add(untilEnd); end.Before(deadline) {
 			deadline = end
 		}
-		// Armed before looking, so that a wake after the look ends the read.
+		// Armed before looking, so that a wake after the look ends the wait.
 		st.waker.begin()
-		if err := st.conn.SetReadDeadline(deadline); err != nil {
-			return nil, err
-		}
-		st.news.wait(st.waker.wake)
+		st.armTimer(now, deadline)
+		st.news.wait(st.wake)
 		frames, err := st.look(ctx, deadline)
 		if err != nil || len(frames) > 0 {
 			st.news.stopWaiting()
@@ -284,18 +301,37 @@ func (st *stream) next(ctx context.Context) ([]frame, error) {
 	}
 }
 
+// armTimer makes sure the stream is woken by deadline: it moves the timer
+// only if it has rung (or is ringing) or would ring after deadline.
+func (st *stream) armTimer(now, deadline time.Time) {
+	switch {
+	case st.timer == nil:
+		st.timer = time.AfterFunc(deadline.Sub(now), st.wake)
+	case !st.timerAt.After(now) || st.timerAt.After(deadline):
+		st.timer.Reset(deadline.Sub(now))
+	default:
+		return // rings early; the stream then sets it again
+	}
+	st.timerAt = deadline
+}
+
+// stopTimer stops the stream's timer, if it has one.
+func (st *stream) stopTimer() {
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+}
+
 // errIdle is next's word that the stream has nothing to send until a
-// wake, its viewer leaving, or its next keep-alive: time to wait.
+// wake: news, the tail, its timer, its viewer leaving.
 var errIdle = errors.New("stream idle")
 
 // wait waits for what next armed. It returns errViewerLeft if the viewer
 // went away.
 func (st *stream) wait() error {
-	var b [1]byte
-	n, err := st.conn.Read(b[:])
+	<-st.waker.ch
 	st.news.stopWaiting()
-	if n > 0 || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		// Gone, or pipelining a request nothing here will answer.
+	if st.waker.left.Load() {
 		return errViewerLeft
 	}
 	return nil

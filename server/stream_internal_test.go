@@ -6,9 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"qrsync/storage"
@@ -21,7 +21,7 @@ func TestStuckViewerIsCutOff(t *testing.T) {
 	server, viewer := net.Pipe() // unbuffered: a write waits for a read
 	defer server.Close()
 	defer viewer.Close()
-	w := &chunkWriter{conn: server, timeout: 50 * time.Millisecond}
+	w := &chunkWriter{conn: newStreamConn(server), timeout: 50 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { _, err := w.Write([]byte("data: {}\n\n")); done <- err }()
 	select {
@@ -40,7 +40,7 @@ func TestChunkWriterFramesTheBody(t *testing.T) {
 	t.Parallel()
 	server, viewer := net.Pipe()
 	defer viewer.Close()
-	w := &chunkWriter{conn: server, timeout: 5 * time.Second,
+	w := &chunkWriter{conn: newStreamConn(server), timeout: 5 * time.Second,
 		head: []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")}
 	go func() {
 		defer server.Close()
@@ -81,7 +81,7 @@ func TestFramesAreChunksOfTheBody(t *testing.T) {
 	t.Parallel()
 	server, viewer := net.Pipe()
 	defer viewer.Close()
-	w := &chunkWriter{conn: server, timeout: 5 * time.Second,
+	w := &chunkWriter{conn: newStreamConn(server), timeout: 5 * time.Second,
 		head: []byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")}
 	go func() {
 		defer server.Close()
@@ -147,41 +147,38 @@ func TestTailKnowsWhatItHolds(t *testing.T) {
 	}
 }
 
-// A wake ends a stream's wait at once, whether it comes during the read
-// or between begin and the read; and it cancels a log read set to end
-// with it.
+// A wake ends a stream's wait at once, whether it comes during the wait
+// or between begin and the wait; wakes that come while nobody waits end
+// only the next wait; and a wake cancels a log read set to end with it.
 func TestWakeEndsTheWait(t *testing.T) {
 	t.Parallel()
-	server, viewer := net.Pipe()
-	defer server.Close()
-	defer viewer.Close()
-	w := &waker{conn: server}
-	read := func() error {
-		var b [1]byte
-		_, err := server.Read(b[:])
-		return err
-	}
-	for _, early := range []bool{false, true} {
-		w.begin()
-		if err := server.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		w := newWaker()
+		for _, early := range []bool{false, true} {
+			w.begin()
+			if early {
+				w.wake()
+				w.wake() // a second pending wake is the same wake
+			} else {
+				time.AfterFunc(10*time.Millisecond, w.wake)
+			}
+			<-w.ch
+			if early && w.cancelOnWake(func() {}) {
+				t.Fatal("a log read was set to end with a wake that already came")
+			}
 		}
-		if early {
-			w.wake()
-		} else {
-			time.AfterFunc(10*time.Millisecond, w.wake)
+		select {
+		case <-w.ch:
+			t.Fatal("two wakes while nobody waited ended two waits")
+		default:
 		}
-		start := time.Now()
-		if err := read(); !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("early=%v: read returned %v", early, err)
+		w.viewerLeft()
+		<-w.ch
+		if !w.left.Load() {
+			t.Fatal("the wake for a viewer leaving did not say so")
 		}
-		if d := time.Since(start); d > 10*time.Second {
-			t.Fatalf("early=%v: the wake took %v", early, d)
-		}
-		if early && w.cancelOnWake(func() {}) {
-			t.Fatal("a log read was set to end with a wake that already came")
-		}
-	}
+	})
+	w := newWaker()
 	w.begin()
 	cancelled := make(chan struct{})
 	if !w.cancelOnWake(func() { close(cancelled) }) {

@@ -89,10 +89,12 @@ func (f *feed) deliver(data []byte) {
 	if json.Unmarshal(data, &p) != nil || p.Upload == "" {
 		return
 	}
+	// Framed once here for every stream, as its tail frames events.
+	chunk := sseChunk("", api.EventUpload, data)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for m := range f.boxes {
-		m.put(p.Upload, data)
+		m.put(p.Upload, chunk)
 	}
 }
 
@@ -261,12 +263,19 @@ func (s *Server) frame(sessionID string, ev storage.Event) (frame, error) {
 
 // sseChunk frames one event, whose data holds no line break (it is JSON),
 // as an HTTP chunk: the bytes Hertz's sse.Writer and chunkWriter would
-// write for it.
+// write for it. An empty id writes no id line, as for news, which must
+// not move the viewer's last event id.
 func sseChunk(id, typ string, data []byte) []byte {
-	n := len("id: \nevent: \ndata: \n\n") + len(id) + len(typ) + len(data)
+	n := len("event: \ndata: \n\n") + len(typ) + len(data)
+	if id != "" {
+		n += len("id: \n") + len(id)
+	}
 	b := make([]byte, 0, n+16)
-	b = strconv.AppendInt(b, int64(n), 16)
-	b = append(append(append(b, "\r\nid: "...), id...), "\nevent: "...)
-	b = append(append(append(b, typ...), "\ndata: "...), data...)
+	b = append(strconv.AppendInt(b, int64(n), 16), "\r\n"...)
+	if id != "" {
+		b = append(append(append(b, "id: "...), id...), '\n')
+	}
+	b = append(append(append(b, "event: "...), typ...), "\ndata: "...)
+	b = append(b, data...)
 	return append(b, "\n\n\r\n"...)
 }

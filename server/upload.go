@@ -908,3 +908,6 @@ func watchPeer(ctx context.Context, conn peerConn) (context.Context, func()) {
 		cancel()
 	}
 }
+
+// aLongTimeAgo is a read deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
