@@ -48,6 +48,9 @@ import (
 //	                the publish request (for qrsync, the whole upload:
 //	                decode, thumbnail, storage, catalog) and the client's
 //	                own scheduling.
+//	p1-ms           the fastest 1% of those: about when the first
+//	                viewers have the event, so mostly the publish's own
+//	                path; p50 minus it is mostly the fan-out's spread.
 //	cpu-ms/event    the server process's CPU (user+sys, all threads, from
 //	                /proc/PID/stat, 10 ms resolution) from the first
 //	                measured publish until every subscriber has every
@@ -138,6 +141,7 @@ func (r *fanOutResult) cpuPerEvent() float64 {
 }
 
 func (r *fanOutResult) report(b *testing.B, prefix string) {
+	b.ReportMetric(r.p(1), prefix+"p1-ms")
 	b.ReportMetric(r.p(50), prefix+"p50-ms")
 	b.ReportMetric(r.p(99), prefix+"p99-ms")
 	b.ReportMetric(r.cpuPerEvent(), prefix+"cpu-ms/event")

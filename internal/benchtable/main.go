@@ -547,6 +547,12 @@ func fanOutRows(o *benchOutput, short bool) []row {
 				refName: "(bare hub)", ratio: "x-bare-p50", show: unitShow(" ms"), goal: within}.eval(o),
 			figure{label: label + "p99 latency", bench: bench, unit: "p99-ms", ref: "bare-p99-ms",
 				refName: "(bare hub)", ratio: "x-bare-p99", show: unitShow(" ms"), goal: within}.eval(o),
+			// Not goals: they show how much of the latency is the publish
+			// itself (for qrsync a real upload) rather than the fan-out.
+			figure{label: label + "p1 latency", bench: bench, unit: "p1-ms", ref: "bare-p1-ms",
+				refName: "(bare hub)", show: unitShow(" ms")}.eval(o),
+			figure{label: label + "publish answered, p50", bench: bench, unit: "publish-ms", ref: "bare-publish-ms",
+				refName: "(bare hub)", show: unitShow(" ms")}.eval(o),
 		)
 	}
 	return rows
