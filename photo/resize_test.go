@@ -1,6 +1,7 @@
 package photo
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -67,4 +68,49 @@ func testYCbCr(w, h int, r image.YCbCrSubsampleRatio) *image.YCbCr {
 		m.Cr[i] = uint8(20 + (37*y)%220 + rng.IntN(10))
 	}
 	return m
+}
+
+// clone gives what imaging.Clone gives, for every chroma layout, for
+// images that do not start at the origin, and above its size limit.
+func TestCloneIsImagingClone(t *testing.T) {
+	t.Parallel()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = byte(rnd.IntN(256))
+		}
+	}
+	var imgs []image.Image
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		m := image.NewYCbCr(image.Rect(0, 0, 37, 23), ratio)
+		fill(m.Y)
+		fill(m.Cb)
+		fill(m.Cr)
+		imgs = append(imgs, m, m.SubImage(image.Rect(3, 5, 30, 20)))
+	}
+	n := image.NewNRGBA(image.Rect(0, 0, 29, 17))
+	fill(n.Pix)
+	imgs = append(imgs, n, n.SubImage(image.Rect(1, 2, 20, 15)))
+	r := image.NewRGBA(image.Rect(0, 0, 31, 19))
+	for i := 0; i < len(r.Pix); i += 4 {
+		// Premultiplied: no channel above alpha; some pixels clear, some opaque.
+		a := []byte{0, 0xff, byte(rnd.IntN(256))}[rnd.IntN(3)]
+		for c := range 3 {
+			r.Pix[i+c] = byte(rnd.IntN(int(a) + 1))
+		}
+		r.Pix[i+3] = a
+	}
+	imgs = append(imgs, r, r.SubImage(image.Rect(2, 1, 25, 18)))
+	big := image.NewYCbCr(image.Rect(0, 0, 300, 300), image.YCbCrSubsampleRatio420)
+	fill(big.Y)
+	imgs = append(imgs, big)
+	for i, img := range imgs {
+		got, want := clone(img), imaging.Clone(img)
+		if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+			t.Errorf("image %d (%T %v): clone differs from imaging.Clone", i, img, img.Bounds())
+		}
+	}
 }

@@ -56,7 +56,7 @@ func resizeWith(img image.Image, size int, filter imaging.ResampleFilter, pre bo
 func resizeToWith(img image.Image, tw, th int, filter imaging.ResampleFilter, pre bool) *image.NRGBA {
 	b := img.Bounds()
 	if tw == b.Dx() && th == b.Dy() {
-		return imaging.Clone(img)
+		return clone(img)
 	}
 	// A source 4x the target or more is first box-averaged by an integer
 	// factor k down to 2-4x the target: averaging whole blocks is what a
@@ -70,6 +70,60 @@ func resizeToWith(img image.Image, tw, th int, filter imaging.ResampleFilter, pr
 		return resizeYCbCr(src, tw, th, filter)
 	}
 	return imaging.Resize(img, tw, th, filter)
+}
+
+// smallImage is the most pixels clone converts on its own goroutine.
+// imaging spreads every image over GOMAXPROCS goroutines, which for a
+// small one is microseconds of work each, and under load each of them
+// waits its turn behind whatever else is runnable: beside a fan-out to a
+// thousand viewers, a 24x16 photo's copy waited ~5 ms for its helpers.
+const smallImage = 1 << 16
+
+// clone is imaging.Clone, pixel for pixel, without its goroutines for a
+// small JPEG's, or a small NRGBA or RGBA image's (PNG, WebP), copy.
+func clone(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	if b.Dx()*b.Dy() > smallImage {
+		return imaging.Clone(img)
+	}
+	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	switch src := img.(type) {
+	case *image.YCbCr:
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := src.YOffset(x, y), src.COffset(x, y)
+				r, g, bl := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+				p := dst.Pix[i : i+4 : i+4]
+				p[0], p[1], p[2], p[3] = r, g, bl, 0xff
+				i += 4
+			}
+		}
+	case *image.NRGBA:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			copy(dst.Pix[(y-b.Min.Y)*dst.Stride:], src.Pix[src.PixOffset(b.Min.X, y):src.PixOffset(b.Max.X, y)])
+		}
+	case *image.RGBA:
+		// Un-premultiplied as imaging does it, truncating.
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for j := src.PixOffset(b.Min.X, y); j < src.PixOffset(b.Max.X, y); j += 4 {
+				s, p := src.Pix[j:j+4:j+4], dst.Pix[i:i+4:i+4]
+				switch a := uint16(s[3]); a {
+				case 0:
+					p[0], p[1], p[2], p[3] = 0, 0, 0, 0
+				case 0xff:
+					copy(p, s)
+				default:
+					p[0], p[1], p[2], p[3] = uint8(uint16(s[0])*0xff/a), uint8(uint16(s[1])*0xff/a), uint8(uint16(s[2])*0xff/a), s[3]
+				}
+				i += 4
+			}
+		}
+	default:
+		return imaging.Clone(img)
+	}
+	return dst
 }
 
 // boxReduce averages k x k blocks of img (bounds at the origin) into one
