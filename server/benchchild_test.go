@@ -32,9 +32,12 @@ import (
 // Environment, all optional:
 //
 //	QRSYNC_BENCH_PROFILE=dir  each child writes a CPU and a heap profile
-//	                          of itself there (-test.cpuprofile and
-//	                          -test.memprofile), named after the benchmark
-//	                          and the server: go tool pprof -top dir/FILE
+//	                          and an execution trace of itself there
+//	                          (-test.cpuprofile, -test.memprofile,
+//	                          -test.trace), named after the benchmark and
+//	                          the server: go tool pprof -top dir/FILE, and
+//	                          for where goroutines wait (a fan-out's
+//	                          queueing) go tool trace dir/FILE.trace
 //	QRSYNC_BENCH_TMPDIR=dir   where the children keep their data. By default
 //	                          a directory in /dev/shm (tmpfs), so the figures
 //	                          are the server's and not this machine's disk
@@ -108,7 +111,7 @@ func startBenchChild(b testing.TB, kind string) *benchChild {
 		}
 		name := regexp.MustCompile(`[^A-Za-z0-9=_-]+`).ReplaceAllString(b.Name(), "_") + "-" + kind
 		args = append(args, "-test.cpuprofile="+filepath.Join(dir, name+".cpu.pprof"),
-			"-test.memprofile="+filepath.Join(dir, name+".mem.pprof"))
+			"-test.memprofile="+filepath.Join(dir, name+".mem.pprof"), "-test.trace="+filepath.Join(dir, name+".trace"))
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), benchChildEnv+"="+kind, "TMPDIR="+benchTmpRoot(b))
