@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -44,10 +45,27 @@ type tails struct {
 
 // feed is a session's news, subscribed to once for all its streams here:
 // each piece is read once and put in every stream's mailbox.
+//
+// Putting news in a thousand mailboxes, and waking their streams, takes a
+// couple of milliseconds, and News may call deliver from the upload that
+// the news is about (in-process news does): so deliver only leaves the
+// news in the feed's inbox, and a goroutine of the feed's, running only
+// while there is news to hand out, spreads it. One spreader at a time
+// keeps each upload's news in order.
 type feed struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // over boxes; held while news is spread
 	boxes map[*mailbox]struct{}
 	stop  func()
+
+	inboxMu   sync.Mutex
+	inbox     []feedNews // not yet spread, oldest first; one per upload
+	spreading bool       // a spreader runs
+}
+
+// feedNews is a piece of news in a feed's inbox.
+type feedNews struct {
+	upload string
+	chunk  []byte // as streams send it (sseChunk)
 }
 
 // listen puts the session's news in m from now on, until the function
@@ -90,11 +108,45 @@ func (f *feed) deliver(data []byte) {
 		return
 	}
 	// Framed once here for every stream, as its tail frames events.
-	chunk := sseChunk("", api.EventUpload, data)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for m := range f.boxes {
-		m.put(p.Upload, chunk)
+	n := feedNews{upload: p.Upload, chunk: sseChunk("", api.EventUpload, data)}
+	f.inboxMu.Lock()
+	defer f.inboxMu.Unlock()
+	// Only the latest word of an upload matters, so the inbox holds one
+	// per upload being sent (mailboxUploads at most), however fast news
+	// comes.
+	if i := slices.IndexFunc(f.inbox, func(o feedNews) bool { return o.upload == n.upload }); i >= 0 {
+		f.inbox[i] = n
+	} else {
+		if len(f.inbox) == mailboxUploads {
+			f.inbox = f.inbox[1:] // as a mailbox forgets its oldest upload
+		}
+		f.inbox = append(f.inbox, n)
+	}
+	if !f.spreading {
+		f.spreading = true
+		go f.spread()
+	}
+}
+
+// spread puts the inbox's news in every mailbox until the inbox is empty.
+func (f *feed) spread() {
+	for {
+		f.inboxMu.Lock()
+		batch := f.inbox
+		f.inbox = nil
+		if len(batch) == 0 {
+			f.spreading = false
+			f.inboxMu.Unlock()
+			return
+		}
+		f.inboxMu.Unlock()
+		f.mu.Lock()
+		for m := range f.boxes {
+			for _, n := range batch {
+				m.put(n.upload, n.chunk)
+			}
+		}
+		f.mu.Unlock()
 	}
 }
 
