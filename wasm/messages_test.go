@@ -29,9 +29,9 @@ func TestEveryCatalogHasTheClientsTexts(t *testing.T) {
 		if len(missing) > 0 {
 			t.Errorf("%s lacks %v", cat.Lang, missing)
 		}
-		for key, field := range m.texts() {
-			if *field == "" {
-				t.Errorf("%s: %s is empty", cat.Lang, key)
+		for _, txt := range texts {
+			if *m.text(txt.off) == "" {
+				t.Errorf("%s: %s is empty", cat.Lang, txt.key)
 			}
 		}
 		if len(m.UploadErrors) == 0 {
@@ -67,4 +67,28 @@ func TestDecodeMessages(t *testing.T) {
 func fmtList(s []string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestTextsCoverMessages fails when a plain string field of Messages has
+// no catalog key in texts (it would stay "" on every page), or two keys.
+func TestTextsCoverMessages(t *testing.T) {
+	t.Parallel()
+	keys := map[uintptr][]string{}
+	for _, txt := range texts {
+		keys[txt.off] = append(keys[txt.off], txt.key)
+	}
+	typ := reflect.TypeFor[Messages]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.String {
+			continue
+		}
+		if k := keys[f.Offset]; len(k) != 1 {
+			t.Errorf("Messages.%s has keys %v in texts, want one", f.Name, k)
+		}
+		delete(keys, f.Offset)
+	}
+	for off, k := range keys {
+		t.Errorf("texts has %v at offset %d, no string field of Messages", k, off)
+	}
 }
