@@ -506,7 +506,9 @@ func (g *Gallery) Add(img Image) []Op {
 		} else {
 			before = g.order[i]
 		}
-		g.order = slices.Insert(g.order, i, k)
+		g.order = append(g.order, Key{})
+		copy(g.order[i+1:], g.order[i:])
+		g.order[i] = k
 		return append(ops, Op{Kind: OpAdd, Key: k, Image: img, Before: before, Arrived: true})
 	})
 }

@@ -175,11 +175,33 @@ func decodeMessages(b []byte, cat map[string]string) error {
 }
 
 // names splits a space-separated list into dst, reporting whether it had
-// exactly len(dst) names.
+// exactly len(dst) names. Only ASCII spaces separate (strings.Fields
+// would bring the Unicode space table): a catalog's names may hold a
+// no-break space.
 func names(list string, dst []string) bool {
-	f := strings.Fields(list)
-	copy(dst, f)
-	return len(f) == len(dst)
+	n := 0
+	for list != "" {
+		i := 0
+		for i < len(list) && asciiSpace(list[i]) {
+			i++
+		}
+		j := i
+		for j < len(list) && !asciiSpace(list[j]) {
+			j++
+		}
+		if i < j {
+			if n < len(dst) {
+				dst[n] = list[i:j]
+			}
+			n++
+		}
+		list = list[j:]
+	}
+	return n == len(dst)
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // PluralForm is the CLDR plural form of n in the page's language. This is
@@ -193,10 +215,20 @@ var PluralForm = func(n int) string {
 }
 
 // fill replaces each {key} of tmpl by its value; kv alternates keys (with
-// their braces) and values.
+// their braces) and values. It is strings.ReplaceAll for non-empty keys,
+// without the general Replace's code in the wasm.
 func fill(tmpl string, kv ...string) string {
 	for i := 0; i+1 < len(kv); i += 2 {
-		tmpl = strings.ReplaceAll(tmpl, kv[i], kv[i+1])
+		key, out := kv[i], ""
+		for {
+			j := strings.Index(tmpl, key)
+			if j < 0 || key == "" {
+				break
+			}
+			out += tmpl[:j] + kv[i+1]
+			tmpl = tmpl[j+len(key):]
+		}
+		tmpl = out + tmpl
 	}
 	return tmpl
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"qrsync/locale"
@@ -90,5 +91,46 @@ func TestTextsCoverMessages(t *testing.T) {
 	}
 	for off, k := range keys {
 		t.Errorf("texts has %v at offset %d, no string field of Messages", k, off)
+	}
+}
+
+// TestFillAndNames holds fill to strings.ReplaceAll and names to
+// strings.Fields, whose code they replace.
+func TestFillAndNames(t *testing.T) {
+	t.Parallel()
+	for _, c := range [][]string{
+		{"{a} and {b}, {a}", "{a}", "x", "{b}", "y"},
+		{"{a}{a}{a}", "{a}", "{a}{a}"},
+		{"no slots", "{a}", "x"},
+		{"{n}", "{n}", ""},
+		{"{x}{n}", "{x}", "{n}", "{n}", "7"},
+		{"", "{a}", "x"},
+		{"{a", "{a}", "x"},
+	} {
+		want := c[0]
+		for i := 1; i+1 < len(c); i += 2 {
+			want = strings.ReplaceAll(want, c[i], c[i+1])
+		}
+		if got := fill(c[0], c[1:]...); got != want {
+			t.Errorf("fill(%q, %q) = %q, want %q", c[0], c[1:], got, want)
+		}
+	}
+	lists := []string{"", " ", "a", " a  b\tc\n", "Mo Di Mi Do Fr Sa So", "a b c d e f g h"}
+	for _, cat := range locale.All() {
+		p := cat.Prefixed("pc.")
+		lists = append(lists, p[weekdaysKey], p[monthsKey])
+	}
+	for _, l := range lists {
+		want := strings.Fields(l)
+		for _, n := range []int{len(want) - 1, len(want), len(want) + 1} {
+			if n < 0 {
+				continue
+			}
+			got := make([]string, n)
+			ok := names(l, got)
+			if ok != (n == len(want)) || (ok && !reflect.DeepEqual(got, want)) {
+				t.Errorf("names(%q) into %d = %q, %v; strings.Fields %q", l, n, got, ok, want)
+			}
+		}
 	}
 }
