@@ -205,6 +205,8 @@ func (g *Gallery) Len() int { return len(g.images) }
 
 // IDs returns the ids of the photos on show in display order, oldest
 // first.
+//
+//go:noinline
 func (g *Gallery) IDs() []string {
 	ids := make([]string, 0, len(g.images))
 	for _, k := range g.order {
@@ -726,6 +728,8 @@ func (g *Gallery) tracked(change func() []Op) []Op {
 
 // position is where a photo stands among the photos: its index and their
 // number (-1 when not on show).
+//
+//go:noinline
 func (g *Gallery) position(id string) (int, int) {
 	ids := g.IDs()
 	return slices.Index(ids, id), len(ids)

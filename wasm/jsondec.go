@@ -49,6 +49,7 @@ func decodeJSON(b []byte, read func(d *jsonDec)) error {
 	return d.err
 }
 
+//go:noinline
 func (d *jsonDec) fail(err error) {
 	if d.err == nil {
 		d.err = err
@@ -57,6 +58,8 @@ func (d *jsonDec) fail(err error) {
 }
 
 // peek skips white space and returns the next byte, 0 at the end.
+//
+//go:noinline
 func (d *jsonDec) peek() byte {
 	for d.i < len(d.s) {
 		switch c := d.s[d.i]; c {
@@ -69,6 +72,7 @@ func (d *jsonDec) peek() byte {
 	return 0
 }
 
+//go:noinline
 func (d *jsonDec) lit(w string) {
 	if len(d.s)-d.i >= len(w) && string(d.s[d.i:d.i+len(w)]) == w {
 		d.i += len(w)
@@ -88,6 +92,8 @@ func (d *jsonDec) null() bool {
 
 // mismatch is a value of the wrong kind: a null is fine (it changes
 // nothing), anything else is an error.
+//
+//go:noinline
 func (d *jsonDec) mismatch() {
 	if !d.null() {
 		d.fail(errJSONType)

@@ -413,6 +413,8 @@ func parseQuery(q string) []queryParam {
 
 // setQuery adds value to key (replace false, url.Values.Add) or makes it
 // key's only value (replace true, url.Values.Set).
+//
+//go:noinline
 func setQuery(ps []queryParam, key, value string, replace bool) []queryParam {
 	for i := range ps {
 		if ps[i].key == key {
