@@ -284,50 +284,45 @@ func (d *jsonDec) str() string {
 			}
 			e := d.s[d.i+1]
 			d.i += 2
-			switch e {
-			case '"', '\\', '/':
-				b = append(b, e)
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				r := d.hex4(d.i)
-				if r < 0 {
+			if e != 'u' {
+				// One append for the one-letter escapes, not one each.
+				j := 0
+				for j < len(jsonEscapes) && jsonEscapes[j] != e {
+					j++
+				}
+				if j == len(jsonEscapes) {
 					d.fail(errJSONSyntax)
 					return ""
 				}
-				d.i += 4
-				if 0xD800 <= r && r < 0xE000 {
-					r2 := rune(-1)
-					if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
-						r2 = d.hex4(d.i + 2)
-					}
-					if r < 0xDC00 && 0xDC00 <= r2 && r2 < 0xE000 {
-						r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
-						d.i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				b = utf8.AppendRune(b, r)
-			default:
+				b = append(b, jsonUnescaped[j])
+				break
+			}
+			r := d.hex4(d.i)
+			if r < 0 {
 				d.fail(errJSONSyntax)
 				return ""
 			}
+			d.i += 4
+			if 0xD800 <= r && r < 0xE000 {
+				r2 := rune(-1)
+				if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
+					r2 = d.hex4(d.i + 2)
+				}
+				if r < 0xDC00 && 0xDC00 <= r2 && r2 < 0xE000 {
+					r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
+					d.i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
 		case c < utf8.RuneSelf:
 			b = append(b, c)
 			d.i++
 		default:
 			r, n := utf8.DecodeRune(d.s[d.i:])
 			if r == utf8.RuneError && n == 1 {
-				b = utf8.AppendRune(b, r)
+				b = append(b, "\uFFFD"...)
 			} else {
 				b = append(b, d.s[d.i:d.i+n]...)
 			}
@@ -337,6 +332,12 @@ func (d *jsonDec) str() string {
 	d.fail(errJSONSyntax)
 	return ""
 }
+
+// The one-letter escapes of a JSON string, and the bytes they stand for.
+const (
+	jsonEscapes   = `"\/bfnrt`
+	jsonUnescaped = "\"\\/\b\f\n\r\t"
+)
 
 // hex4 is the value of the four hex digits at i, -1 if they are not.
 func (d *jsonDec) hex4(i int) rune {
