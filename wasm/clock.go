@@ -71,6 +71,8 @@ func Describe(s Session, photos int, now Instant, local LocalTime) SessionTexts 
 }
 
 // ClockLabel writes a wall-clock time as a 24-hour clock: "09:05", "20:04".
+//
+//go:noinline
 func ClockLabel(w Wall) string {
 	h, m := w.Hour, w.Minute
 	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})

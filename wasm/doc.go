@@ -28,6 +28,11 @@
 // (main_js.go: the session's life; dom_js.go: applying operations; ui_js.go:
 // listeners, dialogs, copying, storage; fetch_js.go), and they stay thin.
 //
+// The binary is the page's download, so the code is written for size as
+// well: tables rather than code per field (messages.go, jsondec.go), and
+// //go:noinline on small helpers called from many places, since every
+// inlined copy is its own code in the wasm.
+//
 // The client never imports net/http, Hertz or storage: net/http alone would
 // add about 2 MB gzipped to every page load.
 package main

@@ -205,6 +205,8 @@ func (g *Gallery) Len() int { return len(g.images) }
 
 // IDs returns the ids of the photos on show in display order, oldest
 // first.
+//
+//go:noinline
 func (g *Gallery) IDs() []string {
 	ids := make([]string, 0, len(g.images))
 	for _, k := range g.order {
@@ -506,7 +508,9 @@ func (g *Gallery) Add(img Image) []Op {
 		} else {
 			before = g.order[i]
 		}
-		g.order = slices.Insert(g.order, i, k)
+		g.order = append(g.order, Key{})
+		copy(g.order[i+1:], g.order[i:])
+		g.order[i] = k
 		return append(ops, Op{Kind: OpAdd, Key: k, Image: img, Before: before, Arrived: true})
 	})
 }
@@ -724,6 +728,8 @@ func (g *Gallery) tracked(change func() []Op) []Op {
 
 // position is where a photo stands among the photos: its index and their
 // number (-1 when not on show).
+//
+//go:noinline
 func (g *Gallery) position(id string) (int, int) {
 	ids := g.IDs()
 	return slices.Index(ids, id), len(ids)

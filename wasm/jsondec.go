@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 
 	"qrsync/api/wire"
 )
@@ -48,6 +49,7 @@ func decodeJSON(b []byte, read func(d *jsonDec)) error {
 	return d.err
 }
 
+//go:noinline
 func (d *jsonDec) fail(err error) {
 	if d.err == nil {
 		d.err = err
@@ -56,6 +58,8 @@ func (d *jsonDec) fail(err error) {
 }
 
 // peek skips white space and returns the next byte, 0 at the end.
+//
+//go:noinline
 func (d *jsonDec) peek() byte {
 	for d.i < len(d.s) {
 		switch c := d.s[d.i]; c {
@@ -68,6 +72,7 @@ func (d *jsonDec) peek() byte {
 	return 0
 }
 
+//go:noinline
 func (d *jsonDec) lit(w string) {
 	if len(d.s)-d.i >= len(w) && string(d.s[d.i:d.i+len(w)]) == w {
 		d.i += len(w)
@@ -87,6 +92,8 @@ func (d *jsonDec) null() bool {
 
 // mismatch is a value of the wrong kind: a null is fine (it changes
 // nothing), anything else is an error.
+//
+//go:noinline
 func (d *jsonDec) mismatch() {
 	if !d.null() {
 		d.fail(errJSONType)
@@ -277,50 +284,45 @@ func (d *jsonDec) str() string {
 			}
 			e := d.s[d.i+1]
 			d.i += 2
-			switch e {
-			case '"', '\\', '/':
-				b = append(b, e)
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				r := d.hex4(d.i)
-				if r < 0 {
+			if e != 'u' {
+				// One append for the one-letter escapes, not one each.
+				j := 0
+				for j < len(jsonEscapes) && jsonEscapes[j] != e {
+					j++
+				}
+				if j == len(jsonEscapes) {
 					d.fail(errJSONSyntax)
 					return ""
 				}
-				d.i += 4
-				if 0xD800 <= r && r < 0xE000 {
-					r2 := rune(-1)
-					if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
-						r2 = d.hex4(d.i + 2)
-					}
-					if r < 0xDC00 && 0xDC00 <= r2 && r2 < 0xE000 {
-						r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
-						d.i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				b = utf8.AppendRune(b, r)
-			default:
+				b = append(b, jsonUnescaped[j])
+				break
+			}
+			r := d.hex4(d.i)
+			if r < 0 {
 				d.fail(errJSONSyntax)
 				return ""
 			}
+			d.i += 4
+			if 0xD800 <= r && r < 0xE000 {
+				r2 := rune(-1)
+				if d.i+1 < len(d.s) && d.s[d.i] == '\\' && d.s[d.i+1] == 'u' {
+					r2 = d.hex4(d.i + 2)
+				}
+				if r < 0xDC00 && 0xDC00 <= r2 && r2 < 0xE000 {
+					r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
+					d.i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
 		case c < utf8.RuneSelf:
 			b = append(b, c)
 			d.i++
 		default:
 			r, n := utf8.DecodeRune(d.s[d.i:])
 			if r == utf8.RuneError && n == 1 {
-				b = utf8.AppendRune(b, r)
+				b = append(b, "\uFFFD"...)
 			} else {
 				b = append(b, d.s[d.i:d.i+n]...)
 			}
@@ -330,6 +332,12 @@ func (d *jsonDec) str() string {
 	d.fail(errJSONSyntax)
 	return ""
 }
+
+// The one-letter escapes of a JSON string, and the bytes they stand for.
+const (
+	jsonEscapes   = `"\/bfnrt`
+	jsonUnescaped = "\"\\/\b\f\n\r\t"
+)
 
 // hex4 is the value of the four hex digits at i, -1 if they are not.
 func (d *jsonDec) hex4(i int) rune {
@@ -518,79 +526,142 @@ func (d *jsonDec) images(p *[]Image) {
 	*p = (*p)[:n]
 }
 
-func (d *jsonDec) image(img *Image) {
+// The shapes the client reads, as tables of each field's key (folded, as
+// object hands it over), how its value reads and where it is in its
+// struct: one loop over a table is data where a switch per shape was code
+// in the wasm, the page's download.
+
+// jsonKind is how a field's value reads.
+type jsonKind uint8
+
+const (
+	jString jsonKind = iota
+	jInt64
+	jInt
+	jTime
+	jStrings
+	jImages
+	jErrorDetail
+	jErrorPtr // a *wire.ErrorDetail: null empties it
+)
+
+// jsonField is one field of a table: a key, and its value's kind and
+// offset in the struct.
+type jsonField struct {
+	key  string
+	kind jsonKind
+	off  uintptr
+}
+
+var imageFields = [...]jsonField{
+	{"id", jString, unsafe.Offsetof(Image{}.ID)},
+	{"name", jString, unsafe.Offsetof(Image{}.Name)},
+	{"contenttype", jString, unsafe.Offsetof(Image{}.ContentType)},
+	{"size", jInt64, unsafe.Offsetof(Image{}.Size)},
+	{"width", jInt, unsafe.Offsetof(Image{}.Width)},
+	{"height", jInt, unsafe.Offsetof(Image{}.Height)},
+	{"sha256", jString, unsafe.Offsetof(Image{}.SHA256)},
+	{"createdat", jTime, unsafe.Offsetof(Image{}.CreatedAt)},
+	{"url", jString, unsafe.Offsetof(Image{}.URL)},
+	{"thumburl", jString, unsafe.Offsetof(Image{}.ThumbURL)},
+	{"displayurl", jString, unsafe.Offsetof(Image{}.DisplayURL)},
+	{"upload", jString, unsafe.Offsetof(Image{}.Upload)},
+}
+
+var sessionFields = [...]jsonField{
+	{"id", jString, unsafe.Offsetof(Session{}.ID)},
+	{"uploadurl", jString, unsafe.Offsetof(Session{}.UploadURL)},
+	{"qrurl", jString, unsafe.Offsetof(Session{}.QRURL)},
+	{"eventsurl", jString, unsafe.Offsetof(Session{}.EventsURL)},
+	{"uploadexpiresat", jTime, unsafe.Offsetof(Session{}.UploadExpiresAt)},
+	{"expiresat", jTime, unsafe.Offsetof(Session{}.ExpiresAt)},
+	{"images", jImages, unsafe.Offsetof(Session{}.Images)},
+}
+
+var snapshotFields = [...]jsonField{
+	{"images", jImages, unsafe.Offsetof(Snapshot{}.Images)},
+	{"expiresat", jTime, unsafe.Offsetof(Snapshot{}.ExpiresAt)},
+}
+
+var removedFields = [...]jsonField{
+	{"id", jString, unsafe.Offsetof(wire.Removed{}.ID)},
+}
+
+var progressFields = [...]jsonField{
+	{"upload", jString, unsafe.Offsetof(wire.UploadProgress{}.Upload)},
+	{"name", jString, unsafe.Offsetof(wire.UploadProgress{}.Name)},
+	{"received", jInt64, unsafe.Offsetof(wire.UploadProgress{}.Received)},
+	{"total", jInt64, unsafe.Offsetof(wire.UploadProgress{}.Total)},
+	{"error", jErrorPtr, unsafe.Offsetof(wire.UploadProgress{}.Error)},
+	{"duplicate", jString, unsafe.Offsetof(wire.UploadProgress{}.Duplicate)},
+}
+
+var errorDetailFields = [...]jsonField{
+	{"code", jString, unsafe.Offsetof(wire.ErrorDetail{}.Code)},
+	{"message", jString, unsafe.Offsetof(wire.ErrorDetail{}.Message)},
+}
+
+var errorBodyFields = [...]jsonField{
+	{"error", jErrorDetail, unsafe.Offsetof(wire.ErrorBody{}.Error)},
+}
+
+// addressesFields reads {"urls":[…]} into a []string.
+var addressesFields = [...]jsonField{{"urls", jStrings, 0}}
+
+// fields reads an object into the struct at p, whose fields fs describes;
+// other keys are skipped.
+func (d *jsonDec) fields(p unsafe.Pointer, fs []jsonField) {
 	d.object(func(k string) {
-		switch k {
-		case "id":
-			d.string(&img.ID)
-		case "name":
-			d.string(&img.Name)
-		case "contenttype":
-			d.string(&img.ContentType)
-		case "size":
-			d.int64(&img.Size)
-		case "width":
-			d.int(&img.Width)
-		case "height":
-			d.int(&img.Height)
-		case "sha256":
-			d.string(&img.SHA256)
-		case "createdat":
-			d.time(&img.CreatedAt)
-		case "url":
-			d.string(&img.URL)
-		case "thumburl":
-			d.string(&img.ThumbURL)
-		case "displayurl":
-			d.string(&img.DisplayURL)
-		case "upload":
-			d.string(&img.Upload)
-		default:
-			d.skip()
+		for _, f := range fs {
+			if f.key == k {
+				d.value(unsafe.Add(p, f.off), f.kind)
+				return
+			}
 		}
+		d.skip()
 	})
 }
 
-func (d *jsonDec) session(s *Session) {
-	d.object(func(k string) {
-		switch k {
-		case "id":
-			d.string(&s.ID)
-		case "uploadurl":
-			d.string(&s.UploadURL)
-		case "qrurl":
-			d.string(&s.QRURL)
-		case "eventsurl":
-			d.string(&s.EventsURL)
-		case "uploadexpiresat":
-			d.time(&s.UploadExpiresAt)
-		case "expiresat":
-			d.time(&s.ExpiresAt)
-		case "images":
-			d.images(&s.Images)
-		default:
-			d.skip()
+// value reads a value of kind k into p.
+func (d *jsonDec) value(p unsafe.Pointer, k jsonKind) {
+	switch k {
+	case jString:
+		d.string((*string)(p))
+	case jInt64:
+		d.int64((*int64)(p))
+	case jInt:
+		d.int((*int)(p))
+	case jTime:
+		d.time((*Instant)(p))
+	case jStrings:
+		d.strings((*[]string)(p))
+	case jImages:
+		d.images((*[]Image)(p))
+	case jErrorDetail:
+		d.fields(p, errorDetailFields[:])
+	case jErrorPtr:
+		e := (**wire.ErrorDetail)(p)
+		if d.null() {
+			*e = nil
+			return
 		}
-	})
+		if d.peek() != '{' {
+			d.fail(errJSONType)
+			return
+		}
+		if *e == nil {
+			*e = new(wire.ErrorDetail)
+		}
+		d.fields(unsafe.Pointer(*e), errorDetailFields[:])
+	}
 }
 
-func (d *jsonDec) errorDetail(e *wire.ErrorDetail) {
-	d.object(func(k string) {
-		switch k {
-		case "code":
-			d.string(&e.Code)
-		case "message":
-			d.string(&e.Message)
-		default:
-			d.skip()
-		}
-	})
-}
+func (d *jsonDec) image(img *Image) { d.fields(unsafe.Pointer(img), imageFields[:]) }
 
 // The documents the client reads.
 
 func decodeSession(b []byte, s *Session) error {
-	return decodeJSON(b, func(d *jsonDec) { d.session(s) })
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(s), sessionFields[:]) })
 }
 
 func decodeImage(b []byte, img *Image) error {
@@ -598,89 +669,24 @@ func decodeImage(b []byte, img *Image) error {
 }
 
 func decodeSnapshot(b []byte, s *Snapshot) error {
-	return decodeJSON(b, func(d *jsonDec) {
-		d.object(func(k string) {
-			switch k {
-			case "images":
-				d.images(&s.Images)
-			case "expiresat":
-				d.time(&s.ExpiresAt)
-			default:
-				d.skip()
-			}
-		})
-	})
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(s), snapshotFields[:]) })
 }
 
 func decodeRemoved(b []byte, r *wire.Removed) error {
-	return decodeJSON(b, func(d *jsonDec) {
-		d.object(func(k string) {
-			if k == "id" {
-				d.string(&r.ID)
-			} else {
-				d.skip()
-			}
-		})
-	})
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(r), removedFields[:]) })
 }
 
 func decodeProgress(b []byte, p *wire.UploadProgress) error {
-	return decodeJSON(b, func(d *jsonDec) {
-		d.object(func(k string) {
-			switch k {
-			case "upload":
-				d.string(&p.Upload)
-			case "name":
-				d.string(&p.Name)
-			case "received":
-				d.int64(&p.Received)
-			case "total":
-				d.int64(&p.Total)
-			case "error":
-				if d.null() {
-					p.Error = nil
-					return
-				}
-				if d.peek() != '{' {
-					d.fail(errJSONType)
-					return
-				}
-				if p.Error == nil {
-					p.Error = new(wire.ErrorDetail)
-				}
-				d.errorDetail(p.Error)
-			case "duplicate":
-				d.string(&p.Duplicate)
-			default:
-				d.skip()
-			}
-		})
-	})
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(p), progressFields[:]) })
 }
 
 func decodeErrorBody(b []byte, e *wire.ErrorBody) error {
-	return decodeJSON(b, func(d *jsonDec) {
-		d.object(func(k string) {
-			if k == "error" {
-				d.errorDetail(&e.Error)
-			} else {
-				d.skip()
-			}
-		})
-	})
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(e), errorBodyFields[:]) })
 }
 
 // decodeAddresses reads {"urls":[…]}.
 func decodeAddresses(b []byte, urls *[]string) error {
-	return decodeJSON(b, func(d *jsonDec) {
-		d.object(func(k string) {
-			if k == "urls" {
-				d.strings(urls)
-			} else {
-				d.skip()
-			}
-		})
-	})
+	return decodeJSON(b, func(d *jsonDec) { d.fields(unsafe.Pointer(urls), addressesFields[:]) })
 }
 
 // parseRFC3339 parses a time as time.Time's UnmarshalJSON does for every

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"unsafe"
 )
 
 // Messages is every text the client writes into the PC page, in the page's
@@ -75,48 +76,57 @@ const (
 	monthsKey      = "pc.months"   // twelve names, January first, space-separated
 )
 
-// texts maps each plain text's catalog key to its field of m.
-func (m *Messages) texts() map[string]*string {
-	return map[string]*string{
-		"pc.status.connecting":       &m.StatusConnecting,
-		"pc.status.live":             &m.StatusLive,
-		"pc.status.reconnecting":     &m.StatusReconnecting,
-		"pc.status.ended":            &m.StatusEnded,
-		"pc.count.none":              &m.CountNone,
-		"pc.codeUntil":               &m.CodeUntil,
-		"pc.codeUntilDate":           &m.CodeUntilDate,
-		"pc.codeExpiredAt":           &m.CodeExpiredAt,
-		"pc.keptUntil":               &m.KeptUntil,
-		"pc.warnToday":               &m.WarnToday,
-		"pc.warnTomorrow":            &m.WarnTomorrow,
-		"pc.warnNow":                 &m.WarnNow,
-		"pc.dateFormat":              &m.DateFormat,
-		"pc.downloadAllCount":        &m.DownloadAll,
-		"pc.viewerPosition":          &m.ViewerPosition,
-		"pc.openPhoto":               &m.OpenPhoto,
-		"pc.downloadPhoto":           &m.DownloadPhoto,
-		"pc.deletePhoto":             &m.DeletePhoto,
-		"pc.dismissUpload":           &m.DismissUpload,
-		"pc.uploadProgress":          &m.UploadProgress,
-		"pc.uploadWaiting":           &m.UploadWaiting,
-		"pc.uploadFailed":            &m.UploadFailed,
-		uploadErrorKey + "other":     &m.UploadErrorOther,
-		"pc.copy":                    &m.Copy,
-		"pc.copied":                  &m.Copied,
-		"pc.copyYourself":            &m.CopyYourself,
-		"pc.confirmDelete":           &m.ConfirmDelete,
-		"pc.confirmDeleteOK":         &m.ConfirmDeleteOK,
-		"pc.confirmNewSession":       &m.ConfirmNewSession,
-		"pc.confirmNewSessionNoDate": &m.ConfirmNewSessionNo,
-		"pc.confirmNewSessionOK":     &m.ConfirmNewSessionOK,
-		"pc.err.unreachable":         &m.ErrUnreachable,
-		"pc.err.nonsense":            &m.ErrNonsense,
-		"pc.err.status":              &m.ErrStatus,
-		"pc.err.start":               &m.ErrStart,
-		"pc.err.newCode":             &m.ErrNewCode,
-		"pc.err.delete":              &m.ErrDelete,
-		"pc.err.newSession":          &m.ErrNewSession,
-	}
+// texts is each plain text's catalog key and where its field is in
+// Messages. It is a table of offsets rather than a map or a function of
+// &m.Field pointers because those compile to code per field, and this
+// table is data: the wasm binary is the page's download.
+var texts = [...]struct {
+	key string
+	off uintptr
+}{
+	{"pc.status.connecting", unsafe.Offsetof(Messages{}.StatusConnecting)},
+	{"pc.status.live", unsafe.Offsetof(Messages{}.StatusLive)},
+	{"pc.status.reconnecting", unsafe.Offsetof(Messages{}.StatusReconnecting)},
+	{"pc.status.ended", unsafe.Offsetof(Messages{}.StatusEnded)},
+	{"pc.count.none", unsafe.Offsetof(Messages{}.CountNone)},
+	{"pc.codeUntil", unsafe.Offsetof(Messages{}.CodeUntil)},
+	{"pc.codeUntilDate", unsafe.Offsetof(Messages{}.CodeUntilDate)},
+	{"pc.codeExpiredAt", unsafe.Offsetof(Messages{}.CodeExpiredAt)},
+	{"pc.keptUntil", unsafe.Offsetof(Messages{}.KeptUntil)},
+	{"pc.warnToday", unsafe.Offsetof(Messages{}.WarnToday)},
+	{"pc.warnTomorrow", unsafe.Offsetof(Messages{}.WarnTomorrow)},
+	{"pc.warnNow", unsafe.Offsetof(Messages{}.WarnNow)},
+	{"pc.dateFormat", unsafe.Offsetof(Messages{}.DateFormat)},
+	{"pc.downloadAllCount", unsafe.Offsetof(Messages{}.DownloadAll)},
+	{"pc.viewerPosition", unsafe.Offsetof(Messages{}.ViewerPosition)},
+	{"pc.openPhoto", unsafe.Offsetof(Messages{}.OpenPhoto)},
+	{"pc.downloadPhoto", unsafe.Offsetof(Messages{}.DownloadPhoto)},
+	{"pc.deletePhoto", unsafe.Offsetof(Messages{}.DeletePhoto)},
+	{"pc.dismissUpload", unsafe.Offsetof(Messages{}.DismissUpload)},
+	{"pc.uploadProgress", unsafe.Offsetof(Messages{}.UploadProgress)},
+	{"pc.uploadWaiting", unsafe.Offsetof(Messages{}.UploadWaiting)},
+	{"pc.uploadFailed", unsafe.Offsetof(Messages{}.UploadFailed)},
+	{uploadErrorKey + "other", unsafe.Offsetof(Messages{}.UploadErrorOther)},
+	{"pc.copy", unsafe.Offsetof(Messages{}.Copy)},
+	{"pc.copied", unsafe.Offsetof(Messages{}.Copied)},
+	{"pc.copyYourself", unsafe.Offsetof(Messages{}.CopyYourself)},
+	{"pc.confirmDelete", unsafe.Offsetof(Messages{}.ConfirmDelete)},
+	{"pc.confirmDeleteOK", unsafe.Offsetof(Messages{}.ConfirmDeleteOK)},
+	{"pc.confirmNewSession", unsafe.Offsetof(Messages{}.ConfirmNewSession)},
+	{"pc.confirmNewSessionNoDate", unsafe.Offsetof(Messages{}.ConfirmNewSessionNo)},
+	{"pc.confirmNewSessionOK", unsafe.Offsetof(Messages{}.ConfirmNewSessionOK)},
+	{"pc.err.unreachable", unsafe.Offsetof(Messages{}.ErrUnreachable)},
+	{"pc.err.nonsense", unsafe.Offsetof(Messages{}.ErrNonsense)},
+	{"pc.err.status", unsafe.Offsetof(Messages{}.ErrStatus)},
+	{"pc.err.start", unsafe.Offsetof(Messages{}.ErrStart)},
+	{"pc.err.newCode", unsafe.Offsetof(Messages{}.ErrNewCode)},
+	{"pc.err.delete", unsafe.Offsetof(Messages{}.ErrDelete)},
+	{"pc.err.newSession", unsafe.Offsetof(Messages{}.ErrNewSession)},
+}
+
+// text is the field of m at off, an offset from texts.
+func (m *Messages) text(off uintptr) *string {
+	return (*string)(unsafe.Add(unsafe.Pointer(m), off))
 }
 
 // MessagesFrom builds the page's Messages from its catalog's "pc."
@@ -125,12 +135,12 @@ func (m *Messages) texts() map[string]*string {
 func MessagesFrom(cat map[string]string) (*Messages, []string) {
 	m := &Messages{Count: map[string]string{}, UploadErrors: map[string]string{}}
 	var missing []string
-	for key, field := range m.texts() {
-		s, ok := cat[key]
+	for _, t := range texts {
+		s, ok := cat[t.key]
 		if !ok {
-			missing = append(missing, key)
+			missing = append(missing, t.key)
 		}
-		*field = s
+		*m.text(t.off) = s
 	}
 	for key, s := range cat {
 		switch {
@@ -165,11 +175,33 @@ func decodeMessages(b []byte, cat map[string]string) error {
 }
 
 // names splits a space-separated list into dst, reporting whether it had
-// exactly len(dst) names.
+// exactly len(dst) names. Only ASCII spaces separate (strings.Fields
+// would bring the Unicode space table): a catalog's names may hold a
+// no-break space.
 func names(list string, dst []string) bool {
-	f := strings.Fields(list)
-	copy(dst, f)
-	return len(f) == len(dst)
+	n := 0
+	for list != "" {
+		i := 0
+		for i < len(list) && asciiSpace(list[i]) {
+			i++
+		}
+		j := i
+		for j < len(list) && !asciiSpace(list[j]) {
+			j++
+		}
+		if i < j {
+			if n < len(dst) {
+				dst[n] = list[i:j]
+			}
+			n++
+		}
+		list = list[j:]
+	}
+	return n == len(dst)
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // PluralForm is the CLDR plural form of n in the page's language. This is
@@ -183,10 +215,20 @@ var PluralForm = func(n int) string {
 }
 
 // fill replaces each {key} of tmpl by its value; kv alternates keys (with
-// their braces) and values.
+// their braces) and values. It is strings.ReplaceAll for non-empty keys,
+// without the general Replace's code in the wasm.
 func fill(tmpl string, kv ...string) string {
 	for i := 0; i+1 < len(kv); i += 2 {
-		tmpl = strings.ReplaceAll(tmpl, kv[i], kv[i+1])
+		key, out := kv[i], ""
+		for {
+			j := strings.Index(tmpl, key)
+			if j < 0 || key == "" {
+				break
+			}
+			out += tmpl[:j] + kv[i+1]
+			tmpl = tmpl[j+len(key):]
+		}
+		tmpl = out + tmpl
 	}
 	return tmpl
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"qrsync/locale"
@@ -29,9 +30,9 @@ func TestEveryCatalogHasTheClientsTexts(t *testing.T) {
 		if len(missing) > 0 {
 			t.Errorf("%s lacks %v", cat.Lang, missing)
 		}
-		for key, field := range m.texts() {
-			if *field == "" {
-				t.Errorf("%s: %s is empty", cat.Lang, key)
+		for _, txt := range texts {
+			if *m.text(txt.off) == "" {
+				t.Errorf("%s: %s is empty", cat.Lang, txt.key)
 			}
 		}
 		if len(m.UploadErrors) == 0 {
@@ -67,4 +68,69 @@ func TestDecodeMessages(t *testing.T) {
 func fmtList(s []string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestTextsCoverMessages fails when a plain string field of Messages has
+// no catalog key in texts (it would stay "" on every page), or two keys.
+func TestTextsCoverMessages(t *testing.T) {
+	t.Parallel()
+	keys := map[uintptr][]string{}
+	for _, txt := range texts {
+		keys[txt.off] = append(keys[txt.off], txt.key)
+	}
+	typ := reflect.TypeFor[Messages]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.String {
+			continue
+		}
+		if k := keys[f.Offset]; len(k) != 1 {
+			t.Errorf("Messages.%s has keys %v in texts, want one", f.Name, k)
+		}
+		delete(keys, f.Offset)
+	}
+	for off, k := range keys {
+		t.Errorf("texts has %v at offset %d, no string field of Messages", k, off)
+	}
+}
+
+// TestFillAndNames holds fill to strings.ReplaceAll and names to
+// strings.Fields, whose code they replace.
+func TestFillAndNames(t *testing.T) {
+	t.Parallel()
+	for _, c := range [][]string{
+		{"{a} and {b}, {a}", "{a}", "x", "{b}", "y"},
+		{"{a}{a}{a}", "{a}", "{a}{a}"},
+		{"no slots", "{a}", "x"},
+		{"{n}", "{n}", ""},
+		{"{x}{n}", "{x}", "{n}", "{n}", "7"},
+		{"", "{a}", "x"},
+		{"{a", "{a}", "x"},
+	} {
+		want := c[0]
+		for i := 1; i+1 < len(c); i += 2 {
+			want = strings.ReplaceAll(want, c[i], c[i+1])
+		}
+		if got := fill(c[0], c[1:]...); got != want {
+			t.Errorf("fill(%q, %q) = %q, want %q", c[0], c[1:], got, want)
+		}
+	}
+	lists := []string{"", " ", "a", " a  b\tc\n", "Mo Di Mi Do Fr Sa So", "a b c d e f g h"}
+	for _, cat := range locale.All() {
+		p := cat.Prefixed("pc.")
+		lists = append(lists, p[weekdaysKey], p[monthsKey])
+	}
+	for _, l := range lists {
+		want := strings.Fields(l)
+		for _, n := range []int{len(want) - 1, len(want), len(want) + 1} {
+			if n < 0 {
+				continue
+			}
+			got := make([]string, n)
+			ok := names(l, got)
+			if ok != (n == len(want)) || (ok && !reflect.DeepEqual(got, want)) {
+				t.Errorf("names(%q) into %d = %q, %v; strings.Fields %q", l, n, got, ok, want)
+			}
+		}
+	}
 }

@@ -25,6 +25,8 @@ const maxIDLen = 128
 // ValidID reports whether s can be a session id: URL-safe base64
 // characters only, so that an id from a link can never steer a request
 // to another path ("../", "?", "#").
+//
+//go:noinline
 func ValidID(s string) bool {
 	if s == "" || len(s) > maxIDLen {
 		return false

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"strings"
 	"syscall/js"
 
 	"qrsync/eventsource/sse"
@@ -301,7 +300,11 @@ func (a *app) loadMessages() {
 	}
 	m, missing := MessagesFrom(cat)
 	if len(missing) > 0 {
-		js.Global().Get("console").Call("error", "qrsync: the page lacks messages:", strings.Join(missing, " "))
+		list := ""
+		for _, k := range missing {
+			list += " " + k
+		}
+		js.Global().Get("console").Call("error", "qrsync: the page lacks messages:", list[1:])
 	}
 	T = m
 	if intl := js.Global().Get("Intl"); intl.Truthy() && intl.Get("PluralRules").Truthy() {

@@ -262,11 +262,12 @@ func validIPv6(s string) bool {
 // validIPv4 is netip's dotted quad: four decimal fields up to 255, no
 // leading zeros.
 func validIPv4(s string) bool {
-	fields := strings.Split(s, ".")
-	if len(fields) != 4 {
-		return false
-	}
-	for _, f := range fields {
+	for n := 0; n < 4; n++ {
+		f, rest, more := strings.Cut(s, ".")
+		if more != (n < 3) {
+			return false
+		}
+		s = rest
 		if f == "" || len(f) > 3 || (len(f) > 1 && f[0] == '0') {
 			return false
 		}
@@ -412,6 +413,8 @@ func parseQuery(q string) []queryParam {
 
 // setQuery adds value to key (replace false, url.Values.Add) or makes it
 // key's only value (replace true, url.Values.Set).
+//
+//go:noinline
 func setQuery(ps []queryParam, key, value string, replace bool) []queryParam {
 	for i := range ps {
 		if ps[i].key == key {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"net/url"
 	"testing"
 )
@@ -65,6 +66,21 @@ func TestQueryMatchesNetURL(t *testing.T) {
 		got = setQuery(got, "base", "http://10.0.0.5:8080/a b", true)
 		if g, w := encodeQuery(got), want.Encode(); g != w {
 			t.Errorf("query %q: %q, want %q", q, g, w)
+		}
+	}
+}
+
+// TestValidIPv4 holds validIPv4 to netip's dotted quads.
+func TestValidIPv4(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5",
+		"1..3.4", ".1.2.3", "1.2.3.", "01.2.3.4", "1.2.3.04", "1.2.3.a", "", "...", "1234.1.1.1", "1.2.3.4 ",
+	} {
+		a, err := netip.ParseAddr(s)
+		want := err == nil && a.Is4()
+		if got := validIPv4(s); got != want {
+			t.Errorf("validIPv4(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -361,34 +361,29 @@ func quote(s string) string {
 			i += n
 			continue
 		}
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\v':
-			b = append(b, '\\', 'v')
+		j := 0
+		for j < len(quoteEscaped) && quoteEscaped[j] != c {
+			j++
+		}
+		switch {
+		case j < len(quoteEscaped): // one append for the one-letter escapes, not one each
+			b = append(b, '\\', quoteLetters[j])
+		case c < ' ' || c == 0x7f:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
 		default:
-			if c < ' ' || c == 0x7f {
-				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
-			} else {
-				b = append(b, c)
-			}
+			b = append(b, c)
 		}
 		i++
 	}
 	return string(append(b, '"'))
 }
+
+// The bytes strconv.Quote writes as a backslash and a letter, and the
+// letters.
+const (
+	quoteEscaped = "\"\\\a\b\f\n\r\t\v"
+	quoteLetters = `"\abfnrtv`
+)
 
 // wrapError adds a plain-words prefix to an error and keeps it reachable by
 // errors.Is; it avoids pulling fmt into the wasm build for one %w.
