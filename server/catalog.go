@@ -32,6 +32,7 @@ type imageStore interface {
 	AddImage(ctx context.Context, sessionID string, img storage.Image, q storage.Quota) (storage.Image, storage.Event, error)
 	RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error)
 	Image(ctx context.Context, sessionID, imageID string) (storage.Image, error)
+	ImageBySHA(ctx context.Context, sessionID, sum string) (storage.Image, bool, error)
 	Images(ctx context.Context, sessionID string) ([]storage.Image, string, error)
 }
 

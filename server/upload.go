@@ -699,7 +699,7 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 	if !r.decoded {
 		// Known by its hash before any decode: sending the same bomb again
 		// costs the server a lookup, not a decode.
-		if dup, err := s.findBySHA(ctx, sessionID, r.sha256); err != nil || dup != nil {
+		if dup, found, err := s.images.ImageBySHA(ctx, sessionID, r.sha256); err != nil || found {
 			if err != nil {
 				return storage.Image{}, false, err
 			}
@@ -707,7 +707,7 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 			s.metrics.uploadDone(resultDuplicate, r.size, time.Since(r.start))
 			r.news.duplicate(dup.ID)
 			dup.Upload = ""
-			return *dup, true, nil
+			return dup, true, nil
 		}
 		if err := s.decodeStored(ctx, r); err != nil {
 			return storage.Image{}, false, err
@@ -750,20 +750,6 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 		s.cfg.OnImage(ctx, StoredImage{Session: sess, Image: stored, blobs: s.blobs})
 	}
 	return stored, false, nil
-}
-
-// findBySHA returns the session's image with these bytes, or nil.
-func (s *Server) findBySHA(ctx context.Context, sessionID, sha string) (*storage.Image, error) {
-	images, _, err := s.images.Images(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	for i := range images {
-		if images[i].SHA256 == sha {
-			return &images[i], nil
-		}
-	}
-	return nil, nil
 }
 
 // decodeStored decodes a stored original once a decoding slot and its

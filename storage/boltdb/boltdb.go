@@ -817,6 +817,32 @@ func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (storage
 	return img, err
 }
 
+// ImageBySHA returns the session's image whose bytes hash to sum, through
+// the duplicate index; found is false if it has none.
+func (c *Catalog) ImageBySHA(ctx context.Context, sessionID, sum string) (storage.Image, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Image{}, false, err
+	}
+	var (
+		img   storage.Image
+		found bool
+	)
+	err := c.view(func(tx *bolt.Tx) error {
+		sb, _, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		id := sb.Bucket(bucketSHA).Get([]byte(sum))
+		if id == nil {
+			return nil
+		}
+		img, err = getImage(sb, id)
+		found = err == nil
+		return err
+	})
+	return img, found, err
+}
+
 // Images returns the session's images, oldest first, and the id of the
 // last event ("" if none), read in one transaction so that the snapshot
 // plus the events after that id is exactly the gallery. The slice is never

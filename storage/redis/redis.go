@@ -663,6 +663,28 @@ func (c *Catalog) Image(ctx context.Context, sessionID, imageID string) (storage
 	return decodeImage(rest[0])
 }
 
+// ImageBySHA returns the session's image whose bytes hash to sum, through
+// the duplicate index (h:{id}); found is false if it has none.
+func (c *Catalog) ImageBySHA(ctx context.Context, sessionID, sum string) (storage.Image, bool, error) {
+	keys := []string{c.key("s", sessionID), c.key("x", sessionID), c.key("h", sessionID), c.key("i", sessionID)}
+	v, err := scriptImageBySHA.Run(ctx, c.rdb, keys, sum).Result()
+	if err != nil {
+		return storage.Image{}, false, c.fail(ctx, "image by sha", err)
+	}
+	code, rest, err := reply(v)
+	if err != nil {
+		return storage.Image{}, false, err
+	}
+	switch code {
+	case "ok":
+		img, err := decodeImage(rest[0])
+		return img, err == nil, err
+	case "noimage":
+		return storage.Image{}, false, nil
+	}
+	return storage.Image{}, false, codeErr(code)
+}
+
 // Images returns the session's images, oldest first, and the id of the
 // log's last event ("" if none), read by one script so that the snapshot
 // plus the events after that id is exactly the gallery. The slice is never

@@ -262,6 +262,18 @@ if not j then return {'noimage'} end
 return {'ok', j}
 `)
 
+// scriptImageBySHA: KEYS s x h i; ARGV sha256. The image with those
+// bytes, through the duplicate index.
+var scriptImageBySHA = newScript(`
+local st = state(KEYS[1], KEYS[2])
+if st ~= 'live' then return {st} end
+local id = redis.call('HGET', KEYS[3], ARGV[1])
+if not id then return {'noimage'} end
+local j = redis.call('HGET', KEYS[4], id)
+if not j then return {'noimage'} end
+return {'ok', j}
+`)
+
 // scriptImages: KEYS s x o i e. The gallery oldest first and the log's
 // last id, at one moment.
 var scriptImages = newScript(`

@@ -75,6 +75,11 @@ type Catalog interface {
 	AddImage(ctx context.Context, sessionID string, img storage.Image, q storage.Quota) (storage.Image, storage.Event, error)
 	// RemoveImage deletes an image and appends a "removed" event.
 	RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error)
+	// ImageBySHA returns the session's image whose bytes hash to sum (hex
+	// SHA-256), reading the index AddImage keeps for duplicates rather than
+	// the whole gallery; found is false if the session has none. A session
+	// that is unknown or over is an error, as for Image.
+	ImageBySHA(ctx context.Context, sessionID, sum string) (img storage.Image, found bool, err error)
 	// Image returns one image of a session; ErrNotFound or ErrExpired as
 	// for Session.
 	Image(ctx context.Context, sessionID, imageID string) (storage.Image, error)
@@ -126,6 +131,7 @@ func TestCatalog(t *testing.T, open func(t *testing.T) Catalog) {
 		{"ConcurrentDuplicate", testCatalogConcurrentDuplicate},
 		{"ConcurrentQuota", testCatalogConcurrentQuota},
 		{"RemoveImage", testCatalogRemoveImage},
+		{"ImageBySHA", testCatalogImageBySHA},
 		{"ReadWakesOnAppend", testCatalogReadWakesOnAppend},
 		{"ReadReturnsAtOnce", testCatalogReadReturnsAtOnce},
 		{"ReadHonoursContext", testCatalogReadHonoursContext},
@@ -836,6 +842,41 @@ func testCatalogConcurrentQuota(t *testing.T, c Catalog) {
 		t.Fatal(err)
 	}
 	checkSession(t, sess, s, limit, 7*limit)
+}
+
+func testCatalogImageBySHA(t *testing.T, c Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	first, second := newImage(s.ID, 100), newImage(s.ID, 200)
+	addImage(t, c, s.ID, first)
+	addImage(t, c, s.ID, second)
+	for _, want := range []storage.Image{first, second} {
+		got, found, err := c.ImageBySHA(ctx, s.ID, want.SHA256)
+		if err != nil || !found || !sameImage(got, want) {
+			t.Errorf("ImageBySHA(%s) = %+v, %v, %v; want %+v", want.SHA256, got, found, err, want)
+		}
+	}
+	if _, found, err := c.ImageBySHA(ctx, s.ID, "0123"); err != nil || found {
+		t.Errorf("ImageBySHA(unknown sum) = found %v, %v; want not found, no error", found, err)
+	}
+	// The same bytes in another session are not this one's.
+	other := liveSession(t, c)
+	if _, found, err := c.ImageBySHA(ctx, other.ID, first.SHA256); err != nil || found {
+		t.Errorf("ImageBySHA(another session's sum) = found %v, %v; want not found", found, err)
+	}
+	if _, err := c.RemoveImage(ctx, s.ID, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := c.ImageBySHA(ctx, s.ID, first.SHA256); err != nil || found {
+		t.Errorf("ImageBySHA(removed image's sum) = found %v, %v; want not found", found, err)
+	}
+	_, _, err := c.ImageBySHA(ctx, "no-such-session", first.SHA256)
+	wantErr(t, "ImageBySHA(unknown session)", err, storage.ErrNotFound)
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ImageBySHA(ctx, s.ID, second.SHA256)
+	wantErr(t, "ImageBySHA(deleted session)", err, storage.ErrExpired)
 }
 
 func testCatalogRemoveImage(t *testing.T, c Catalog) {
