@@ -211,6 +211,17 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(sess.UploadURL, base+"/u/") {
 		t.Fatalf("session over TLS: %d %s", resp.StatusCode, b)
 	}
+	// An event stream runs on the TLS connection it takes over, not on
+	// the socket beneath: its snapshot arrives readable.
+	ev, err := client.Get(base + sess.EventsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(ev.Body).ReadString('\n')
+	ev.Body.Close()
+	if err != nil || ev.StatusCode != http.StatusOK || !strings.HasPrefix(first, "id: ") {
+		t.Fatalf("event stream over TLS: %d, first line %q, %v", ev.StatusCode, first, err)
+	}
 	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
 	if err != nil {
 		t.Fatal(err)
