@@ -68,8 +68,8 @@ func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
 // upload, in the order the uploads began. A viewer that reads slowly
 // therefore holds at most mailboxUploads small entries, never a queue.
 //
-// News wakes the stream's blocking read by cancelling it (see wait), so
-// an idle stream needs no goroutine of its own to watch for news.
+// News wakes the stream through its waker (see wait), so an idle stream
+// needs no goroutine of its own to watch for news.
 type mailbox struct {
 	mu      sync.Mutex
 	latest  map[string][]byte // upload → its latest news, as a chunk (sseChunk); made on first news
@@ -77,7 +77,7 @@ type mailbox struct {
 	done    map[string]bool   // uploads whose image was sent: late news is dropped; made on first
 	doneFIF []string
 	pending bool   // news arrived that no wait has answered yet
-	wake    func() // cancels the read waiting now, if any
+	wake    func() // ends the stream's wait now, if it waits
 }
 
 // mailboxUploads bounds the uploads a mailbox remembers, pending or done.
