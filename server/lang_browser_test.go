@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,6 +47,8 @@ func TestBrowserPagesSpeakTheBrowsersLanguage(t *testing.T) {
 				}
 			}
 
+			switchOffersAll(t, pc, "PC page", cat)
+
 			photo, err := filepath.Abs(testdata + "orientation/Landscape_1.jpg")
 			if err != nil {
 				t.Fatal(err)
@@ -56,6 +61,7 @@ func TestBrowserPagesSpeakTheBrowsersLanguage(t *testing.T) {
 			if got, want := js[string](t, phone, `document.querySelector('h1').textContent`), cat.T("phone.heading"); got != want {
 				t.Errorf("phone page heading %q; want %q", got, want)
 			}
+			switchOffersAll(t, phone, "phone page", cat)
 			screenshot(t, phone, "lang-phone-"+cat.Lang+"-before.png")
 			if err := chromedp.Do(phone, chromedp.SetUploadFiles(chromedp.CSS(`#files`), []string{photo})); err != nil {
 				t.Fatal(err)
@@ -78,6 +84,25 @@ func TestBrowserPagesSpeakTheBrowsersLanguage(t *testing.T) {
 			}
 			screenshot(t, pc, "lang-pc-"+cat.Lang+".png")
 		})
+	}
+}
+
+// switchOffersAll checks that the page's language switch comes to offer
+// every language, in the catalogs' order, with the page's own chosen. The
+// page is served offering its own alone (lang.js says why).
+func switchOffersAll(t *testing.T, page context.Context, which string, cat *locale.Catalog) {
+	t.Helper()
+	var want []string
+	for _, c := range locale.All() {
+		want = append(want, c.Lang+" "+c.Name)
+	}
+	until(t, page, which+" offering every language", fmt.Sprintf(`document.querySelector('#lang').options.length === %d`, len(want)))
+	got := js[[]string](t, page, `[...document.querySelector('#lang').options].map(o => o.value + " " + o.textContent)`)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: the language switch offers %q; want %q", which, got, want)
+	}
+	if v := js[string](t, page, `document.querySelector('#lang').value`); v != cat.Lang {
+		t.Errorf("%s: the language switch shows %q; want %q", which, v, cat.Lang)
 	}
 }
 

@@ -245,8 +245,9 @@ func (set *assetSet) page(name string, cat *locale.Catalog) *asset {
 
 // pageData is what a page template is given.
 type pageData struct {
-	Lang  string            // the page's language, for <html lang>
-	Langs []*locale.Catalog // for the language switch
+	Lang     string            // the page's language, for <html lang>
+	LangName string            // and its own name for itself, which the switch shows at first
+	Langs    []*locale.Catalog // for the language switch
 	// LangCookie is the cookie the switch sets to the chosen tag.
 	LangCookie string
 	// Messages are the page's dynamic texts (its catalog's keys with the
@@ -290,7 +291,7 @@ func renderPage(name, src string, cat *locale.Catalog) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = tmpl.Execute(&b, pageData{
-		Lang: cat.Lang, Langs: locale.All(), LangCookie: langCookie,
+		Lang: cat.Lang, LangName: cat.Name, Langs: locale.All(), LangCookie: langCookie,
 		Messages: cat.Prefixed(pagePrefix[name]),
 	})
 	return b.Bytes(), err

@@ -52,6 +52,9 @@
     return s;
   }
   var STORAGE_KEY = "qrsync.session"; // wasm/session.go: StorageKey
+  // CODE_SHOWN is sent on the document once the code is on screen, or will
+  // not be: what waited for the first screen may come then (lang.js).
+  var CODE_SHOWN = "qrsync:code-shown";
   var QR_CSS_PX = 280; // wasm/main_js.go: qrCSSSize
 
   function say(text) {
@@ -298,7 +301,10 @@
   // The script runs before the page's body is parsed (index.html says
   // why). The session is asked for at once; the code is painted, and the
   // client started, once the page is there.
-  var ready = early();
+  var ready = early().then(function () {
+    window.qrsyncCodeShown = true;
+    document.dispatchEvent(new Event(CODE_SHOWN));
+  });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { start(ready); });
   } else {
