@@ -18,6 +18,10 @@ type Session struct {
 	ID        string `json:"id"`
 	UploadURL string `json:"uploadUrl"`
 	QRURL     string `json:"qrUrl"`
+	// QRImage is the QR at qrUrl as a data: URL (a PNG), only when the
+	// request asked for it with ?qr=<size in pixels>: a page that shows
+	// the code at once saves the round trip of fetching it.
+	QRImage   string `json:"qrImage,omitempty"`
 	EventsURL string `json:"eventsUrl"`
 	// UploadExpiresAt is when UploadURL (the QR code) stops taking
 	// photos; the session and its photos live on until ExpiresAt.

@@ -31,6 +31,14 @@ func TestBrowserPhoneToPC(t *testing.T) {
 	if err != nil || !qrLoaded {
 		t.Fatalf("QR image not shown: %v", err)
 	}
+	// The code came inside the session's answer, and the client, started
+	// after it was shown, did not fetch it again.
+	if src := js[string](t, pc, `document.querySelector('#qr').getAttribute('src')`); !strings.HasPrefix(src, "data:image/png;base64,") {
+		t.Errorf("the QR's src is %.60q; want the data: URL the session's answer carries", src)
+	}
+	if n := js[int](t, pc, `performance.getEntriesByType('resource').filter(e => e.name.includes('/qr.png')).length`); n != 0 {
+		t.Errorf("the page fetched qr.png %d times; the code came with the session", n)
+	}
 
 	phone, cancelPhone := chromedp.NewContext(browser)
 	defer cancelPhone()

@@ -3,10 +3,13 @@ package server_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +269,58 @@ func TestQRCode(t *testing.T) {
 	resp, _ := a.Do(http.MethodGet, "/api/sessions/nope/qr.png", nil, "")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("QR of unknown session: %d", resp.StatusCode)
+	}
+}
+
+// ?qr=<size> puts the QR that qrUrl?size=<size> draws in the session's
+// answer, as a data: URL, on creation and on a read; a size out of range
+// is refused and creates no session.
+func TestSessionAnswerCarriesItsQR(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, server.Config{Logger: quietLogger()})
+	decode := func(resp *http.Response, body []byte, want int) api.Session {
+		t.Helper()
+		if resp.StatusCode != want {
+			t.Fatalf("status %d, want %d: %s", resp.StatusCode, want, body)
+		}
+		var s api.Session
+		if err := json.Unmarshal(body, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sameQR := func(s api.Session, size int) {
+		t.Helper()
+		b64, ok := strings.CutPrefix(s.QRImage, "data:image/png;base64,")
+		if !ok {
+			t.Fatalf("qrImage %.40q is not a PNG data: URL", s.QRImage)
+		}
+		inline, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, fetched := a.Do(http.MethodGet, s.QRURL+"?size="+strconv.Itoa(size), nil, "")
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(inline, fetched) {
+			t.Errorf("qrImage (%d B) is not what %s?size=%d draws (%d B, status %d)", len(inline), s.QRURL, size, len(fetched), resp.StatusCode)
+		}
+	}
+	resp, b := a.Do(http.MethodPost, "/api/sessions?qr=280", nil, "")
+	s := decode(resp, b, http.StatusCreated)
+	sameQR(s, 280)
+	resp, b = a.Do(http.MethodGet, "/api/sessions/"+s.ID+"?qr=560", nil, "")
+	sameQR(decode(resp, b, http.StatusOK), 560)
+	resp, b = a.Do(http.MethodGet, "/api/sessions/"+s.ID, nil, "")
+	if decode(resp, b, http.StatusOK).QRImage != "" {
+		t.Errorf("an answer not asked for its QR carries one")
+	}
+	for _, q := range []string{"127", "1025", "abc"} {
+		resp, b = a.Do(http.MethodPost, "/api/sessions?qr="+q, nil, "")
+		wantError(t, resp, b, http.StatusBadRequest, api.CodeBadRequest)
+		resp, b = a.Do(http.MethodGet, "/api/sessions/"+s.ID+"?qr="+q, nil, "")
+		wantError(t, resp, b, http.StatusBadRequest, api.CodeBadRequest)
+	}
+	if _, m := a.Do(http.MethodGet, "/metrics", nil, ""); !strings.Contains(string(m), "qrsync_sessions_active 1\n") {
+		t.Errorf("a refused ?qr made a session: /metrics says\n%s", m)
 	}
 }
 

@@ -74,7 +74,15 @@ func (s *Server) createSession(ctx context.Context, c *app.RequestContext) {
 			return
 		}
 	}
+	qr, err := qrSizeParam(c, "qr", 0) // refused before anything is made
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	out, err := s.NewSession(ctx)
+	if err == nil {
+		err = withQRImage(&out, qr)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -212,6 +220,11 @@ func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
+	qr, err := qrSizeParam(c, "qr", 0)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	images, _, err := s.images.Images(ctx, sess.ID)
 	if err != nil {
 		s.writeError(c, err)
@@ -219,6 +232,10 @@ func (s *Server) getSession(ctx context.Context, c *app.RequestContext) {
 	}
 	out := s.sessionJSON(sess, s.cfg.PublicURLs[0])
 	out.Images = imagesJSON(sess.ID, images)
+	if err := withQRImage(&out, qr); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	writeJSON(c, http.StatusOK, out)
 }
 
@@ -329,14 +346,10 @@ func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
 		s.writeError(c, err)
 		return
 	}
-	size := defaultQRSize
-	if v := c.Query("size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < minQRSize || n > maxQRSize {
-			s.writeError(c, newUserError(errBadRequest, "error.qrSize", "min", strconv.Itoa(minQRSize), "max", strconv.Itoa(maxQRSize)))
-			return
-		}
-		size = n
+	size, err := qrSizeParam(c, "size", defaultQRSize)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	base := s.cfg.PublicURLs[0]
 	if v := c.Query("base"); v != "" {
@@ -353,6 +366,34 @@ func (s *Server) qrCode(ctx context.Context, c *app.RequestContext) {
 	}
 	c.Response.Header.Set("Cache-Control", "private, no-store")
 	c.Data(http.StatusOK, "image/png", png)
+}
+
+// qrSizeParam reads a QR's size in pixels from the query parameter key:
+// def when there is none, an error when it is out of range.
+func qrSizeParam(c *app.RequestContext, key string, def int) (int, error) {
+	v := c.Query(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < minQRSize || n > maxQRSize {
+		return 0, newUserError(errBadRequest, "error.qrSize", "min", strconv.Itoa(minQRSize), "max", strconv.Itoa(maxQRSize))
+	}
+	return n, nil
+}
+
+// withQRImage puts the session's QR, size pixels square, in its answer as
+// a data: URL, for ?qr=<size>; size 0 (not asked) leaves it out.
+func withQRImage(out *api.Session, size int) error {
+	if size == 0 {
+		return nil
+	}
+	png, err := qrPNG(out.UploadURL, size)
+	if err != nil {
+		return fmt.Errorf("draw QR: %w", err)
+	}
+	out.QRImage = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+	return nil
 }
 
 // addresses lists the base URLs the page may offer for the QR code.

@@ -110,6 +110,11 @@ func (a *app) setState(state string) {
 	a.say("")
 }
 
+// codeSrcAttr on the QR image holds the address of the code it shows:
+// boot.js may have shown it from a data: URL that came with the session
+// (web/static/boot.js: CODE_SRC_ATTR), which is not the address to compare.
+const codeSrcAttr = "data-code-src"
+
 // showCode shows the session's code: the QR, the link and the commands,
 // through the address the viewer picked.
 func (a *app) showCode(s Session) {
@@ -120,8 +125,9 @@ func (a *app) showCode(s Session) {
 	}
 	if s.QRURL != "" {
 		src := QRSource(s.QRURL, base, a.qrSize(), CodeVersion(s.UploadURL))
-		if a.el.qr.Call("getAttribute", "src").String() != src {
+		if a.el.qr.Call("getAttribute", codeSrcAttr).String() != src {
 			a.el.qr.Set("src", src)
+			a.el.qr.Call("setAttribute", codeSrcAttr, src)
 		}
 	}
 	a.el.link.Set("href", link)

@@ -13,7 +13,9 @@
 // once that is settled, so it picks up the same session rather than make
 // another, and it computes the very same QR address (wasm/addresses.go:
 // QRSource, QRSize, CodeVersion), so it neither fetches nor redraws the
-// code. Whatever goes wrong here is left to the client, which says so.
+// code. The code itself comes inside the session's answer (?qr=<size>),
+// so that it needs no request of its own. Whatever goes wrong here is left
+// to the client, which says so.
 (function () {
   "use strict";
 
@@ -56,6 +58,7 @@
   // not be: what waited for the first screen may come then (lang.js).
   var CODE_SHOWN = "qrsync:code-shown";
   var QR_CSS_PX = 280; // wasm/main_js.go: qrCSSSize
+  var CODE_SRC_ATTR = "data-code-src"; // wasm/dom_js.go: codeSrcAttr
 
   function say(text) {
     var m = document.getElementById("message");
@@ -211,7 +214,12 @@
       img.addEventListener("load", shown);
       img.addEventListener("error", shown);
       setTimeout(shown, 1500); // a slow code must not keep the client waiting
-      img.setAttribute("src", qrSource(s));
+      // The code came with the session (?qr=), saving a round trip; the
+      // address it stands for is noted, so the client, which compares
+      // that, does not fetch it again (wasm/dom_js.go: codeSrcAttr).
+      var src = qrSource(s);
+      img.setAttribute(CODE_SRC_ATTR, src);
+      img.setAttribute("src", /^data:image\/png;base64,/.test(s.qrImage || "") ? s.qrImage : src);
     });
   }
 
@@ -238,12 +246,12 @@
       id = stored();
     }
     var ask = id
-      ? fetch("/api/sessions/" + id, acceptJSON).then(json).then(function (s) {
+      ? fetch("/api/sessions/" + id + "?qr=" + qrSize(), acceptJSON).then(json).then(function (s) {
         if (s && s.id === id) {
           return paint(s);
         }
       })
-      : fetch("/api/sessions", { method: "POST", headers: acceptJSON.headers }).then(json).then(function (s) {
+      : fetch("/api/sessions?qr=" + qrSize(), { method: "POST", headers: acceptJSON.headers }).then(json).then(function (s) {
         // Stored before the client starts, and only if it is usable, so
         // the client shows this session and never a second one.
         if (s && validID(s.id) && typeof s.eventsUrl === "string" && s.eventsUrl !== "") {
