@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,21 +71,31 @@ func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
 //
 // News wakes the stream through its waker (see wait), so an idle stream
 // needs no goroutine of its own to watch for news.
+//
+// It holds slices, not maps: it is touched for every piece of news and
+// every photo, a thousand times over when a thousand viewers watch, and
+// holds a few entries at most but for done. A scan of those finds an
+// upload id faster than a map, whose entries are spread over memory the
+// cache no longer holds, and a mailbox that never saw news holds nothing.
 type mailbox struct {
 	mu      sync.Mutex
-	latest  map[string][]byte // upload → its latest news, as a chunk (sseChunk); made on first news
-	order   []string          // uploads with news, oldest first
-	done    map[string]bool   // uploads whose image was sent: late news is dropped; made on first
-	doneFIF []string
-	pending bool   // news arrived that no wait has answered yet
-	wake    func() // ends the stream's wait now, if it waits
+	latest  []boxNews // uploads with news not yet sent, oldest first, one each
+	done    []string  // uploads whose image was sent: late news is dropped; a ring once full
+	doneAt  int       // where the ring writes next, once full
+	pending bool      // news arrived that no wait has answered yet
+	wake    func()    // ends the stream's wait now, if it waits
+}
+
+// boxNews is an upload's latest word, as a chunk (sseChunk).
+type boxNews struct {
+	upload string
+	chunk  []byte
 }
 
 // mailboxUploads bounds the uploads a mailbox remembers, pending or done.
 const mailboxUploads = 64
 
-// newMailbox returns an empty mailbox. Its maps are made when news first
-// comes: most streams never see any, and an idle one should cost little.
+// newMailbox returns an empty mailbox.
 func newMailbox() *mailbox {
 	return &mailbox{}
 }
@@ -115,21 +126,18 @@ func (m *mailbox) stopWaiting() (news bool) {
 // put keeps chunk as the upload's latest word.
 func (m *mailbox) put(upload string, chunk []byte) {
 	m.mu.Lock()
-	if m.done[upload] {
+	if slices.Contains(m.done, upload) {
 		m.mu.Unlock()
 		return
 	}
-	if m.latest == nil {
-		m.latest = map[string][]byte{}
-	}
-	if _, ok := m.latest[upload]; !ok {
-		if len(m.order) == mailboxUploads {
-			delete(m.latest, m.order[0])
-			m.order = m.order[1:]
+	if i := m.find(upload); i >= 0 {
+		m.latest[i].chunk = chunk
+	} else {
+		if len(m.latest) == mailboxUploads {
+			m.latest = slices.Delete(m.latest, 0, 1) // the oldest upload is forgotten
 		}
-		m.order = append(m.order, upload)
+		m.latest = append(m.latest, boxNews{upload, chunk})
 	}
-	m.latest[upload] = chunk
 	m.pending = true
 	wake := m.wake
 	m.wake = nil
@@ -139,16 +147,26 @@ func (m *mailbox) put(upload string, chunk []byte) {
 	}
 }
 
+// find is the index of the upload's news in latest, or -1.
+func (m *mailbox) find(upload string) int {
+	for i := range m.latest {
+		if m.latest[i].upload == upload {
+			return i
+		}
+	}
+	return -1
+}
+
 // take appends the pending news to out, oldest upload first, and empties
 // the box.
 func (m *mailbox) take(out [][]byte) [][]byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, u := range m.order {
-		out = append(out, m.latest[u])
+	for _, n := range m.latest {
+		out = append(out, n.chunk)
 	}
-	clear(m.latest)
-	m.order = m.order[:0]
+	clear(m.latest) // let the chunks go
+	m.latest = m.latest[:0]
 	return out
 }
 
@@ -160,25 +178,16 @@ func (m *mailbox) completed(upload string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.latest[upload]; ok {
-		delete(m.latest, upload)
-		for i, u := range m.order {
-			if u == upload {
-				m.order = append(m.order[:i], m.order[i+1:]...)
-				break
-			}
-		}
+	if i := m.find(upload); i >= 0 {
+		m.latest = slices.Delete(m.latest, i, i+1)
 	}
-	if !m.done[upload] {
-		if len(m.doneFIF) == mailboxUploads {
-			delete(m.done, m.doneFIF[0])
-			m.doneFIF = m.doneFIF[1:]
-		}
-		if m.done == nil {
-			m.done = map[string]bool{}
-		}
-		m.done[upload] = true
-		m.doneFIF = append(m.doneFIF, upload)
+	switch {
+	case slices.Contains(m.done, upload):
+	case len(m.done) < mailboxUploads:
+		m.done = append(m.done, upload)
+	default:
+		m.done[m.doneAt] = upload // over the oldest
+		m.doneAt = (m.doneAt + 1) % mailboxUploads
 	}
 }
 

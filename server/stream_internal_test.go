@@ -3,10 +3,12 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -186,4 +188,53 @@ func TestWakeEndsTheWait(t *testing.T) {
 	}
 	w.wake()
 	<-cancelled
+}
+
+// A mailbox keeps the latest word of each upload, oldest upload first, at
+// most mailboxUploads of them, and drops the news of an upload whose image
+// was sent, also news that comes later, for the last mailboxUploads such.
+func TestMailbox(t *testing.T) {
+	t.Parallel()
+	m := newMailbox()
+	took := func() string {
+		var s []string
+		for _, c := range m.take(nil) {
+			s = append(s, string(c))
+		}
+		return strings.Join(s, " ")
+	}
+	m.put("a", []byte("a1"))
+	m.put("b", []byte("b1"))
+	m.put("a", []byte("a2"))
+	if got := took(); got != "a2 b1" {
+		t.Errorf("took %q; want the latest of each upload in order, a2 b1", got)
+	}
+	if got := took(); got != "" {
+		t.Errorf("took %q again; want nothing", got)
+	}
+
+	m.put("c", []byte("c1"))
+	m.completed("c")
+	m.put("c", []byte("c2")) // late
+	if got := took(); got != "" {
+		t.Errorf("took %q after c's image; want nothing", got)
+	}
+
+	for i := range mailboxUploads + 1 {
+		m.put(fmt.Sprint("u", i), []byte(fmt.Sprint("u", i)))
+	}
+	got := strings.Fields(took())
+	if len(got) != mailboxUploads || got[0] != "u1" {
+		t.Errorf("took %d, first %q; want the last %d uploads, from u1", len(got), got[0], mailboxUploads)
+	}
+
+	// Done is remembered for the last mailboxUploads uploads only.
+	for i := range mailboxUploads {
+		m.completed(fmt.Sprint("d", i))
+	}
+	m.put("c", []byte("c3")) // c is forgotten: its news is news again
+	m.put("d1", []byte("d1"))
+	if got := took(); got != "c3" {
+		t.Errorf("took %q; want c3 alone (c forgotten as done, d1 remembered)", got)
+	}
 }
