@@ -54,14 +54,15 @@ func TestKillDuringUploads(t *testing.T) {
 	var sessionID string
 	if os.Getenv("QRSYNC_SKIP_BROWSER") != "1" {
 		pc, _ = openPCPage(t, browsertest.Chromium(t), p.Base)
-		qrSrc, err := chromedp.Run(pc, chromedp.Poll[string](`document.querySelector('#qr')?.getAttribute('src')`,
+		// The address the code stands for (its bytes came inline).
+		qrSrc, err := chromedp.Run(pc, chromedp.Poll[string](`document.querySelector('#qr')?.getAttribute('data-code-src')`,
 			chromedp.WithPollingTimeout(10*time.Second)))
 		if err != nil {
 			t.Fatalf("PC page shows no QR code: %v", err)
 		}
 		m := regexp.MustCompile(`/api/sessions/([A-Za-z0-9_-]+)/qr\.png`).FindStringSubmatch(qrSrc)
 		if m == nil {
-			t.Fatalf("no session id in the QR's src %q", qrSrc)
+			t.Fatalf("no session id in the QR's address %q", qrSrc)
 		}
 		sessionID = m[1]
 		// Set a mark a reload would wipe.
