@@ -74,9 +74,9 @@ func (n *localNews) Subscribe(sessionID string, deliver func([]byte)) func() {
 //
 // It holds slices, not maps: it is touched for every piece of news and
 // every photo, a thousand times over when a thousand viewers watch, and
-// holds a few entries at most but for done. A scan of those finds an
-// upload id faster than a map, whose entries are spread over memory the
-// cache no longer holds, and a mailbox that never saw news holds nothing.
+// a scan of its few entries finds an upload faster than a map does,
+// whose entries lie in memory the cache no longer holds. A mailbox that
+// never saw news holds nothing.
 type mailbox struct {
 	mu      sync.Mutex
 	latest  []boxNews // uploads with news not yet sent, oldest first, one each
@@ -114,7 +114,7 @@ func (m *mailbox) wait(wake func()) {
 }
 
 // stopWaiting ends what wait began and reports whether news came since the
-// last wait ended (the read may have been woken by it).
+// last wait ended (the wait may have ended for it).
 func (m *mailbox) stopWaiting() (news bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
