@@ -33,6 +33,7 @@ type imageStore interface {
 	RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error)
 	Image(ctx context.Context, sessionID, imageID string) (storage.Image, error)
 	ImageBySHA(ctx context.Context, sessionID, sum string) (storage.Image, bool, error)
+	HasImageSized(ctx context.Context, sessionID string, lo, hi int64) (bool, error)
 	Images(ctx context.Context, sessionID string) ([]storage.Image, string, error)
 }
 

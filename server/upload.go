@@ -530,16 +530,8 @@ func (s *Server) mayBeDuplicate(ctx context.Context, sessionID string, declared 
 	if declared <= 0 {
 		return false
 	}
-	images, _, err := s.images.Images(ctx, sessionID)
-	if err != nil {
-		return true // cannot tell: take the path that looks first
-	}
-	for _, img := range images {
-		if img.Size <= declared && declared-img.Size <= multipartSlack {
-			return true
-		}
-	}
-	return false
+	found, err := s.images.HasImageSized(ctx, sessionID, declared-multipartSlack, declared)
+	return found || err != nil // cannot tell: take the path that looks first
 }
 
 // tryDecodeSlot takes a decoding slot if one is free and the upload's

@@ -39,7 +39,10 @@ var (
 	bucketImages   = []byte("images")
 	bucketImgIdx   = []byte("imgidx")
 	bucketSHA      = []byte("sha")
-	bucketEvents   = []byte("events")
+	// bucketSizes indexes a session's images by size; sessions made before
+	// it have none, and are read whole instead (HasImageSized).
+	bucketSizes  = []byte("sizes")
+	bucketEvents = []byte("events")
 	// bucketTombstones holds what is left of removed sessions: id →
 	// tombstoneRecord, until the tombstone's time is up.
 	bucketTombstones = []byte("tombstones")
@@ -333,7 +336,7 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketImages, bucketImgIdx, bucketSHA, bucketEvents} {
+		for _, name := range [][]byte{bucketImages, bucketImgIdx, bucketSHA, bucketSizes, bucketEvents} {
 			if _, err := sb.CreateBucket(name); err != nil {
 				return err
 			}
@@ -657,6 +660,11 @@ func (c *Catalog) AddImage(ctx context.Context, sessionID string, img storage.Im
 				return err
 			}
 		}
+		if sizes := sb.Bucket(bucketSizes); sizes != nil {
+			if err := sizes.Put(sizeKey(img.Size, img.ID), nil); err != nil {
+				return err
+			}
+		}
 		rec.Images++
 		rec.Bytes += img.Size
 		if err := putMeta(sb, rec); err != nil {
@@ -785,6 +793,11 @@ func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (s
 				return err
 			}
 		}
+		if sizes := sb.Bucket(bucketSizes); sizes != nil {
+			if err := sizes.Delete(sizeKey(img.Size, imageID)); err != nil {
+				return err
+			}
+		}
 		rec.Images--
 		rec.Bytes -= img.Size
 		if err := putMeta(sb, rec); err != nil {
@@ -841,6 +854,42 @@ func (c *Catalog) ImageBySHA(ctx context.Context, sessionID, sum string) (storag
 		return err
 	})
 	return img, found, err
+}
+
+// HasImageSized reports whether the session holds an image of lo to hi
+// bytes, through the size index: one seek, however large the gallery.
+func (c *Catalog) HasImageSized(ctx context.Context, sessionID string, lo, hi int64) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var found bool
+	err := c.view(func(tx *bolt.Tx) error {
+		sb, _, err := c.liveSession(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		sizes := sb.Bucket(bucketSizes)
+		if sizes == nil { // a session older than the index
+			return sb.Bucket(bucketImages).ForEach(func(_, v []byte) error {
+				var img storage.Image
+				if err := json.Unmarshal(v, &img); err != nil {
+					return fmt.Errorf("boltdb: corrupt image record: %w", err)
+				}
+				found = found || img.Size >= lo && img.Size <= hi
+				return nil
+			})
+		}
+		k, _ := sizes.Cursor().Seek(sizeKey(lo, ""))
+		found = k != nil && int64(binary.BigEndian.Uint64(k)) <= hi
+		return nil
+	})
+	return found, err
+}
+
+// sizeKey is an image's key in the size index: its size, big-endian so
+// that keys sort by it, then its id.
+func sizeKey(size int64, imageID string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(size, 0))), imageID...)
 }
 
 // Images returns the session's images, oldest first, and the id of the

@@ -10,6 +10,7 @@
 //	    images/  seq → JSON storage.Image (8-byte big-endian insertion sequence)
 //	    imgidx/  imageID → seq
 //	    sha/     sha256 → imageID
+//	    sizes/   size (8-byte big-endian) ‖ imageID → nothing
 //	    events/  seq → type NUL JSON record (8-byte big-endian event sequence)
 //	tokens/     uploadToken → sessionID
 //

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"qrsync/storage"
 )
 
@@ -114,4 +116,43 @@ func BenchmarkAddImageNoSync(b *testing.B) {
 func readOne(c *Catalog, ctx context.Context, sessionID string) error {
 	_, err := c.Read(ctx, sessionID, "", 1)
 	return err
+}
+
+// A session made before the size index (no sizes bucket) is answered by
+// reading its gallery, including photos added after the upgrade.
+func TestSizeIndexOfOlderSessions(t *testing.T) {
+	t.Parallel()
+	c, err := Open(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.CreateSession(ctx, storage.Session{ID: "s", UploadToken: "t", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	add := func(id string, size int64) {
+		t.Helper()
+		if _, _, err := c.AddImage(ctx, "s", storage.Image{ID: id, Size: size, SHA256: id}, storage.Quota{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a", 1000)
+	if err := c.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Bucket([]byte("s")).DeleteBucket(bucketSizes) // as an older version made it
+	}); err != nil {
+		t.Fatal(err)
+	}
+	add("b", 2000)
+	for size, want := range map[int64]bool{1000: true, 2000: true, 3000: false} {
+		if got, err := c.HasImageSized(ctx, "s", size, size); err != nil || got != want {
+			t.Errorf("HasImageSized(%d) = %v, %v; want %v", size, got, err, want)
+		}
+	}
+	if _, err := c.RemoveImage(ctx, "s", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.HasImageSized(ctx, "s", 1000, 1000); err != nil || got {
+		t.Errorf("HasImageSized(removed size) = %v, %v; want false", got, err)
+	}
 }

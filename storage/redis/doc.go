@@ -19,6 +19,8 @@
 //	P i:{id}     hash    image id → storage.Image as JSON
 //	P o:{id}     zset    image ids scored by seq: the gallery, oldest first
 //	P h:{id}     hash    sha256 → image id, for duplicates
+//	P z:{id}     zset    image ids scored by size (sessions made before
+//	                     it have none until their gallery is empty again)
 //	P k:{id}     set     every upload token the session ever had
 //	P e:{id}     stream  the event log: fields t (type) and d (the record)
 //	P x:{id}     hash    the tombstone of a deleted session: ended, until

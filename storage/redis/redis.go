@@ -391,7 +391,7 @@ func (c *Catalog) CreateSession(ctx context.Context, s storage.Session) error {
 		s.UploadExpiresAt = s.ExpiresAt
 	}
 	keys := []string{c.key("s", s.ID), c.key("x", s.ID), c.tokenKey(s.UploadToken), c.key("k", s.ID),
-		c.expiryKey(), c.key("i", s.ID), c.key("o", s.ID), c.key("h", s.ID), c.key("e", s.ID)}
+		c.expiryKey(), c.key("i", s.ID), c.key("o", s.ID), c.key("h", s.ID), c.key("e", s.ID), c.key("z", s.ID)}
 	code, err := scriptCreate.Run(ctx, c.rdb, keys, s.ID, s.UploadToken, formatTime(s.CreatedAt),
 		formatTime(s.UploadExpiresAt), formatTime(s.ExpiresAt), ceilMs(s.ExpiresAt), c.cfg.grace.Milliseconds()).Text()
 	if err != nil {
@@ -470,7 +470,7 @@ func (c *Catalog) RenewUploadLink(ctx context.Context, id, token string, expires
 // script. It returns the record and the event (zero when nothing moved).
 func (c *Catalog) ExtendSession(ctx context.Context, id string, expiresAt time.Time) (storage.Session, storage.Event, error) {
 	keys := []string{c.key("s", id), c.key("x", id), c.key("e", id), c.key("k", id),
-		c.key("i", id), c.key("o", id), c.key("h", id), c.expiryKey()}
+		c.key("i", id), c.key("o", id), c.key("h", id), c.expiryKey(), c.key("z", id)}
 	v, err := scriptExtend.Run(ctx, c.rdb, keys, formatTime(expiresAt), ceilMs(expiresAt),
 		c.cfg.grace.Milliseconds(), id, c.cfg.maxEvents, c.prefix).Result()
 	if err != nil {
@@ -524,7 +524,7 @@ func (c *Catalog) EndSession(ctx context.Context, id string, at time.Time) error
 // finishes. Deleting a tombstone is nil; unknown is ErrNotFound.
 func (c *Catalog) DeleteSession(ctx context.Context, id string, tombstoneUntil time.Time) error {
 	keys := []string{c.key("s", id), c.key("x", id), c.key("e", id), c.key("k", id),
-		c.key("i", id), c.key("o", id), c.key("h", id), c.expiryKey(), c.tombsKey()}
+		c.key("i", id), c.key("o", id), c.key("h", id), c.expiryKey(), c.tombsKey(), c.key("z", id)}
 	code, err := scriptDelete.Run(ctx, c.rdb, keys, id, formatTime(tombstoneUntil), ceilMs(tombstoneUntil),
 		tombGrace.Milliseconds(), stubTTL.Milliseconds(), c.prefix).Text()
 	if err != nil {
@@ -590,7 +590,7 @@ func (c *Catalog) AddImage(ctx context.Context, sessionID string, img storage.Im
 		return storage.Image{}, storage.Event{}, fmt.Errorf("redis: encode image: %w", err)
 	}
 	keys := []string{c.key("s", sessionID), c.key("x", sessionID), c.key("i", sessionID),
-		c.key("o", sessionID), c.key("h", sessionID), c.key("e", sessionID)}
+		c.key("o", sessionID), c.key("h", sessionID), c.key("e", sessionID), c.key("z", sessionID)}
 	v, err := scriptAdd.Run(ctx, c.rdb, keys, img.ID, data, img.SHA256, img.Size,
 		max(q.MaxImages, 0), max(q.MaxBytes, 0), c.cfg.maxEvents).Result()
 	if err != nil {
@@ -630,7 +630,7 @@ func decodeImage(v any) (storage.Image, error) {
 // and appends a "removed" event, in one script.
 func (c *Catalog) RemoveImage(ctx context.Context, sessionID, imageID string) (storage.Event, error) {
 	keys := []string{c.key("s", sessionID), c.key("x", sessionID), c.key("i", sessionID),
-		c.key("o", sessionID), c.key("h", sessionID), c.key("e", sessionID)}
+		c.key("o", sessionID), c.key("h", sessionID), c.key("e", sessionID), c.key("z", sessionID)}
 	v, err := scriptRemove.Run(ctx, c.rdb, keys, imageID, c.cfg.maxEvents).Result()
 	if err != nil {
 		return storage.Event{}, c.fail(ctx, "remove image", err)
@@ -683,6 +683,28 @@ func (c *Catalog) ImageBySHA(ctx context.Context, sessionID, sum string) (storag
 		return storage.Image{}, false, nil
 	}
 	return storage.Image{}, false, codeErr(code)
+}
+
+// HasImageSized reports whether the session holds an image of lo to hi
+// bytes, through the size index (z:{id}): one range query, however large
+// the gallery.
+func (c *Catalog) HasImageSized(ctx context.Context, sessionID string, lo, hi int64) (bool, error) {
+	keys := []string{c.key("s", sessionID), c.key("x", sessionID), c.key("z", sessionID), c.key("i", sessionID)}
+	v, err := scriptHasSized.Run(ctx, c.rdb, keys, lo, hi).Result()
+	if err != nil {
+		return false, c.fail(ctx, "image by size", err)
+	}
+	code, _, err := reply(v)
+	if err != nil {
+		return false, err
+	}
+	switch code {
+	case "ok":
+		return true, nil
+	case "noimage":
+		return false, nil
+	}
+	return false, codeErr(code)
 }
 
 // Images returns the session's images, oldest first, and the id of the

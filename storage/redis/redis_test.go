@@ -1033,3 +1033,49 @@ func TestRedisErrors(t *testing.T) {
 		t.Errorf("Session on a damaged record = %v, want a plain error", err)
 	}
 }
+
+// A session made before the size index (no z:{id}) is answered by reading
+// its gallery, and the index starts only once its gallery is empty again,
+// so it never answers for part of a gallery.
+func TestSizeIndexOfOlderSessions(t *testing.T) {
+	t.Parallel()
+	srv := testservers.Redis(t)
+	prefix := uniquePrefix()
+	c := openCatalog(t, srv, prefix)
+	ctx := testContext(t)
+	s := newSession(t, c)
+	has := func(size int64) bool {
+		t.Helper()
+		found, err := c.HasImageSized(ctx, s.ID, size, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	add := func(img storage.Image) {
+		t.Helper()
+		if _, _, err := c.AddImage(ctx, s.ID, img, storage.Quota{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	older := newImage(1000)
+	add(older)
+	srv.Do(t, "DEL", prefix+"z:{"+s.ID+"}") // as an older version left it
+	newer := newImage(2000)
+	add(newer)
+	if !has(1000) || !has(2000) || has(3000) {
+		t.Errorf("without the index: has 1000 %v, 2000 %v, 3000 %v; want true, true, false", has(1000), has(2000), has(3000))
+	}
+	if n := srv.Do(t, "EXISTS", prefix+"z:{"+s.ID+"}"); n != "0" {
+		t.Errorf("the index was started over a gallery it does not hold (EXISTS %s)", n)
+	}
+	for _, img := range []storage.Image{older, newer} {
+		if _, err := c.RemoveImage(ctx, s.ID, img.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(newImage(3000))
+	if n := srv.Do(t, "ZCARD", prefix+"z:{"+s.ID+"}"); n != "1" || !has(3000) || has(1000) {
+		t.Errorf("after the gallery emptied: index holds %s, has 3000 %v, has 1000 %v; want 1, true, false", n, has(3000), has(1000))
+	}
+}

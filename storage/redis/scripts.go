@@ -81,13 +81,13 @@ end
 
 func newScript(body string) *goredis.Script { return goredis.NewScript(luaPrelude + body) }
 
-// scriptCreate: KEYS s x t k expiry i o h e; ARGV id token created upexp
+// scriptCreate: KEYS s x t k expiry i o h e z; ARGV id token created upexp
 // exp expms grace. Leftover keys of an id's earlier life (a lapsed TTL, a
 // purged tombstone's stub) are cleared first.
 var scriptCreate = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'idinuse' end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 'tokeninuse' end
-redis.call('DEL', KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'token', ARGV[2], 'created', ARGV[3],
   'upexp', ARGV[4], 'exp', ARGV[5], 'images', '0', 'bytes', '0', 'seq', '0')
 redis.call('SET', KEYS[3], ARGV[1])
@@ -120,7 +120,7 @@ follow(KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 return withRecord(ev, KEYS[1])
 `)
 
-// scriptExtend: KEYS s x e k i o h expiry; ARGV exp expms grace id maxlen
+// scriptExtend: KEYS s x e k i o h expiry z; ARGV exp expms grace id maxlen
 // prefix. Moving the end moves the backstop TTL of every key of the
 // session, its upload tokens' included (read from the token set).
 var scriptExtend = newScript(`
@@ -131,7 +131,7 @@ redis.call('HSET', KEYS[1], 'exp', ARGV[1])
 redis.call('ZADD', KEYS[8], ARGV[2], ARGV[4])
 local ev = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', 'session', 'd', sessionJSON(KEYS[1]))
 local at = backstop(tonumber(ARGV[2]), tonumber(ARGV[3]))
-for _, k in ipairs({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}) do redis.call('PEXPIREAT', k, at) end
+for _, k in ipairs({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]}) do redis.call('PEXPIREAT', k, at) end
 for _, tok in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   redis.call('PEXPIREAT', ARGV[6] .. 't:' .. tok, at)
 end
@@ -151,7 +151,7 @@ follow(KEYS[1], KEYS[3])
 return 'ok'
 `)
 
-// scriptDelete: KEYS s x e k i o h expiry tombs; ARGV id until untilms
+// scriptDelete: KEYS s x e k i o h expiry tombs z; ARGV id until untilms
 // tombgrace stubms prefix. The log's entries go, but its key stays for
 // stubms with one "ended" entry: a blocked XREAD is woken by an entry, not
 // by its key being deleted. The token set and the token keys stay with
@@ -167,7 +167,7 @@ elseif redis.call('ZSCORE', KEYS[8], ARGV[1]) then
 else
   return 'none'
 end
-redis.call('DEL', KEYS[1], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[10])
 redis.call('XTRIM', KEYS[3], 'MAXLEN', '0')
 redis.call('XADD', KEYS[3], '*', 't', 'ended')
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
@@ -200,9 +200,11 @@ end
 return #ids
 `)
 
-// scriptAdd: KEYS s x i o h e; ARGV imageid json sha size maxImages
+// scriptAdd: KEYS s x i o h e z; ARGV imageid json sha size maxImages
 // maxBytes maxlen. A duplicate wins over a full quota, as in every
-// backend: the phone hears the photo is there already.
+// backend: the phone hears the photo is there already. The size index
+// takes the image if it holds the whole gallery: it is made when the
+// gallery is empty, so a session older than it stays without one.
 var scriptAdd = newScript(`
 local st = state(KEYS[1], KEYS[2])
 if st ~= 'live' then return {st} end
@@ -223,14 +225,15 @@ local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[5], ARGV[3], ARGV[1]) end
+if n == 0 or redis.call('EXISTS', KEYS[7]) == 1 then redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1]) end
 redis.call('HINCRBY', KEYS[1], 'images', 1)
 redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[4])
 local ev = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[7], '*', 't', 'image', 'd', ARGV[2])
-follow(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+follow(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 return {'ok', ev}
 `)
 
-// scriptRemove: KEYS s x i o h e; ARGV imageid maxlen. The image's size
+// scriptRemove: KEYS s x i o h e z; ARGV imageid maxlen. The image's size
 // and hash come from its own record, so the counts cannot drift.
 var scriptRemove = newScript(`
 local st = state(KEYS[1], KEYS[2])
@@ -240,6 +243,7 @@ if not j then return {'noimage'} end
 local img = cjson.decode(j)
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
 local sha = img.sha256
 if type(sha) == 'string' and sha ~= '' and redis.call('HGET', KEYS[5], sha) == ARGV[1] then
   redis.call('HDEL', KEYS[5], sha)
@@ -272,6 +276,24 @@ if not id then return {'noimage'} end
 local j = redis.call('HGET', KEYS[4], id)
 if not j then return {'noimage'} end
 return {'ok', j}
+`)
+
+// scriptHasSized: KEYS s x z i; ARGV lo hi. "ok" if the gallery holds an
+// image of lo to hi bytes: through the size index, or, for a session
+// older than it, by reading the gallery.
+var scriptHasSized = newScript(`
+local st = state(KEYS[1], KEYS[2])
+if st ~= 'live' then return {st} end
+local lo, hi = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 or tonumber(redis.call('HGET', KEYS[1], 'images')) == 0 then
+  if #redis.call('ZRANGEBYSCORE', KEYS[3], lo, hi, 'LIMIT', 0, 1) > 0 then return {'ok'} end
+  return {'noimage'}
+end
+for _, j in ipairs(redis.call('HVALS', KEYS[4])) do
+  local size = cjson.decode(j).size
+  if type(size) == 'number' and size >= lo and size <= hi then return {'ok'} end
+end
+return {'noimage'}
 `)
 
 // scriptImages: KEYS s x o i e. The gallery oldest first and the log's

@@ -80,6 +80,11 @@ type Catalog interface {
 	// the whole gallery; found is false if the session has none. A session
 	// that is unknown or over is an error, as for Image.
 	ImageBySHA(ctx context.Context, sessionID, sum string) (img storage.Image, found bool, err error)
+	// HasImageSized reports whether the session holds an image of lo to
+	// hi bytes (both included), reading an index rather than the whole
+	// gallery, so that the check costs the same in a session of a
+	// thousand photos. Errors as for Image.
+	HasImageSized(ctx context.Context, sessionID string, lo, hi int64) (bool, error)
 	// Image returns one image of a session; ErrNotFound or ErrExpired as
 	// for Session.
 	Image(ctx context.Context, sessionID, imageID string) (storage.Image, error)
@@ -132,6 +137,7 @@ func TestCatalog(t *testing.T, open func(t *testing.T) Catalog) {
 		{"ConcurrentQuota", testCatalogConcurrentQuota},
 		{"RemoveImage", testCatalogRemoveImage},
 		{"ImageBySHA", testCatalogImageBySHA},
+		{"HasImageSized", testCatalogHasImageSized},
 		{"ReadWakesOnAppend", testCatalogReadWakesOnAppend},
 		{"ReadReturnsAtOnce", testCatalogReadReturnsAtOnce},
 		{"ReadHonoursContext", testCatalogReadHonoursContext},
@@ -1365,4 +1371,52 @@ func readNow(c Catalog, ctx context.Context, sessionID, afterID string, limit in
 func waitRead(c Catalog, ctx context.Context, sessionID, afterID string) error {
 	_, err := c.Read(ctx, sessionID, afterID, 1)
 	return err
+}
+
+func testCatalogHasImageSized(t *testing.T, c Catalog) {
+	ctx := testContext(t)
+	s := liveSession(t, c)
+	has := func(lo, hi int64) bool {
+		t.Helper()
+		found, err := c.HasImageSized(ctx, s.ID, lo, hi)
+		if err != nil {
+			t.Fatalf("HasImageSized(%d, %d): %v", lo, hi, err)
+		}
+		return found
+	}
+	if has(0, 1<<40) {
+		t.Errorf("an empty gallery holds an image of some size")
+	}
+	small, large := newImage(s.ID, 1000), newImage(s.ID, 5000)
+	addImage(t, c, s.ID, small)
+	addImage(t, c, s.ID, large)
+	for _, tt := range []struct {
+		lo, hi int64
+		want   bool
+	}{
+		{1000, 1000, true}, {999, 1001, true}, {4000, 6000, true}, {0, 999, false},
+		{1001, 4999, false}, {5001, 1 << 40, false}, {0, 1 << 40, true}, {6000, 4000, false},
+	} {
+		if got := has(tt.lo, tt.hi); got != tt.want {
+			t.Errorf("HasImageSized(%d, %d) = %v; want %v", tt.lo, tt.hi, got, tt.want)
+		}
+	}
+	// Another session's photos are not this one's.
+	other := liveSession(t, c)
+	if found, err := c.HasImageSized(ctx, other.ID, 0, 1<<40); err != nil || found {
+		t.Errorf("HasImageSized(another session) = %v, %v; want false", found, err)
+	}
+	if _, err := c.RemoveImage(ctx, s.ID, small.ID); err != nil {
+		t.Fatal(err)
+	}
+	if has(1000, 1000) || !has(5000, 5000) {
+		t.Errorf("after removing the 1000-byte image: has 1000 %v, has 5000 %v; want false, true", has(1000, 1000), has(5000, 5000))
+	}
+	_, err := c.HasImageSized(ctx, "no-such-session", 0, 1)
+	wantErr(t, "HasImageSized(unknown session)", err, storage.ErrNotFound)
+	if err := c.DeleteSession(ctx, s.ID, tombstone()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.HasImageSized(ctx, s.ID, 0, 1)
+	wantErr(t, "HasImageSized(deleted session)", err, storage.ErrExpired)
 }
