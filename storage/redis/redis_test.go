@@ -601,6 +601,7 @@ func TestKeys(t *testing.T) {
 	}
 	near("log", pttl(p+"e:"+tag), untilEnd(s.ExpiresAt)+redis.DefaultGrace)
 	near("gallery", pttl(p+"i:"+tag), untilEnd(s.ExpiresAt)+redis.DefaultGrace)
+	near("size index", pttl(p+"z:"+tag), untilEnd(s.ExpiresAt)+redis.DefaultGrace)
 
 	later := s.ExpiresAt.Add(48 * time.Hour)
 	if _, _, err := c.ExtendSession(ctx, s.ID, later); err != nil {
@@ -610,7 +611,7 @@ func TestKeys(t *testing.T) {
 	if _, _, err := c.RenewUploadLink(ctx, s.ID, token2, later); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"s:" + tag, "e:" + tag, "i:" + tag, "o:" + tag, "h:" + tag, "k:" + tag, "t:" + s.UploadToken, "t:" + token2} {
+	for _, k := range []string{"s:" + tag, "e:" + tag, "i:" + tag, "o:" + tag, "h:" + tag, "z:" + tag, "k:" + tag, "t:" + s.UploadToken, "t:" + token2} {
 		near("after ExtendSession: "+k, pttl(p+k), untilEnd(later)+redis.DefaultGrace)
 	}
 
@@ -621,7 +622,7 @@ func TestKeys(t *testing.T) {
 	for _, k := range []string{"x:" + tag, "k:" + tag, "t:" + s.UploadToken, "t:" + token2} {
 		near("tombstone: "+k, pttl(p+k), untilEnd(until)+time.Hour)
 	}
-	for _, k := range []string{"s:" + tag, "i:" + tag, "o:" + tag, "h:" + tag} {
+	for _, k := range []string{"s:" + tag, "i:" + tag, "o:" + tag, "h:" + tag, "z:" + tag} {
 		if got := srv.Do(t, "EXISTS", p+k); got != "0" {
 			t.Errorf("%s survives DeleteSession", k)
 		}
