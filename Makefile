@@ -38,7 +38,7 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./wasm ./eventsource/... ./api ./internal/ssecheck
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./internal/benchtable/streamonly ./eventsource/... ./api ./internal/ssecheck
 
 test: test-deps wasm vet
 	$(GO) test -race -timeout 30m ./...

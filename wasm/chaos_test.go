@@ -26,7 +26,7 @@ import (
 // chaosPhotos is how many photos the chaos test uploads.
 const chaosPhotos = 200
 
-// httpConnector opens the event stream with net/http, as fetchConnector
+// httpConnector opens the event stream with net/http, as browser.EventStream
 // does with fetch: Last-Event-ID as a header, the body handed over as it
 // streams. net/http allows closing a body while a Read is blocked.
 func httpConnector(client *http.Client, eventsURL string) eventsource.Connector {

@@ -26,7 +26,8 @@
 //
 // Only the files that touch syscall/js carry the `js && wasm` build tag
 // (main_js.go: the session's life; dom_js.go: applying operations; ui_js.go:
-// listeners, dialogs, copying, storage; fetch_js.go), and they stay thin.
+// listeners, dialogs, copying, storage), and they stay thin; the fetch and
+// timer glue they share with any client of the stream is package browser.
 //
 // The binary is the page's download, so the code is written for size as
 // well: tables rather than code per field (messages.go, jsondec.go), and

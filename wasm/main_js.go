@@ -9,6 +9,7 @@ import (
 
 	"qrsync/api/wire"
 	"qrsync/eventsource/sse"
+	"qrsync/wasm/browser"
 )
 
 // qrCSSSize is the QR image's width on the page in CSS pixels (app.css);
@@ -187,7 +188,7 @@ func (a *app) load(id, fallback string) {
 		}
 	}()
 	a.say("")
-	status, body, err := fetchBytes(nil, "GET", wire.SessionPath(id), acceptJSON)
+	status, body, err := browser.Fetch(nil, "GET", wire.SessionPath(id), acceptJSON)
 	if err != nil {
 		a.failed(fill(T.ErrStart, "{reason}", T.ErrUnreachable), func() { a.load(id, fallback) })
 		return
@@ -255,7 +256,7 @@ func (a *app) create(first bool) {
 
 // createSession POSTs a new session; reason says why it failed.
 func createSession() (Session, string) {
-	status, body, err := fetchBytes(nil, "POST", wire.SessionsPath, acceptJSON)
+	status, body, err := browser.Fetch(nil, "POST", wire.SessionsPath, acceptJSON)
 	if err != nil {
 		return Session{}, T.ErrUnreachable
 	}
@@ -341,9 +342,9 @@ func (a *app) stream(done <-chan struct{}, g *Gallery) {
 	// The zero Backoff and MaxEventSize are right here: the server's retry
 	// plus jitter, and 1 MiB per event, four times a full 500-image snapshot.
 	c := &sse.Stream{
-		Connect: fetchConnector(g.Session().EventsURL, done),
+		Connect: browser.EventStream(g.Session().EventsURL, done),
 		Done:    done,
-		Sleep:   func(d sse.Duration) error { return sleepOrStop(done, int64(d/sse.Millisecond)) },
+		Sleep:   func(d sse.Duration) error { return browser.Sleep(done, int64(d/sse.Millisecond)) },
 		OnEvent: func(ev sse.Event) error {
 			var applyErr error
 			a.update(g, func() []Op {
@@ -424,7 +425,7 @@ func (a *app) newCode() {
 	id := g.Session().ID
 	a.el.newCode.Set("disabled", true)
 	defer a.el.newCode.Set("disabled", false)
-	status, body, err := fetchBytes(nil, "POST", wire.UploadLinkPath(id), acceptJSON)
+	status, body, err := browser.Fetch(nil, "POST", wire.UploadLinkPath(id), acceptJSON)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrNewCode, "{reason}", T.ErrUnreachable))
@@ -455,7 +456,7 @@ func (a *app) deleteImage(id string) {
 	if g == nil || img.ID == "" || img.URL == "" {
 		return
 	}
-	status, body, err := fetchBytes(nil, "DELETE", img.URL, nil)
+	status, body, err := browser.Fetch(nil, "DELETE", img.URL, nil)
 	switch {
 	case err != nil:
 		a.say(fill(T.ErrDelete, "{name}", img.Name, "{reason}", T.ErrUnreachable))
@@ -510,7 +511,7 @@ func (a *app) loadAddresses(done <-chan struct{}, g *Gallery) {
 	have := a.candidates != nil
 	a.mu.Unlock()
 	if !have {
-		status, body, err := fetchBytes(done, "GET", "/api/addresses", acceptJSON)
+		status, body, err := browser.Fetch(done, "GET", "/api/addresses", acceptJSON)
 		if err != nil || status != 200 {
 			return // the switcher is a convenience; the default QR still works
 		}

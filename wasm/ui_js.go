@@ -5,7 +5,7 @@ package main
 import (
 	"syscall/js"
 
-	"qrsync/eventsource/sse"
+	"qrsync/wasm/browser"
 )
 
 // acceptJSON is the header set of the page's API requests.
@@ -171,7 +171,7 @@ func (a *app) listen(el js.Value, event string, capture bool, h func(ev js.Value
 		return
 	}
 	f := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		h(arg0(args))
+		h(browser.Arg0(args))
 		return nil
 	})
 	a.listeners = append(a.listeners, f)
@@ -242,7 +242,7 @@ func (a *app) copyButton(btn, src, note js.Value, text func() string) {
 			p, ok := safeCallValue(clip, "writeText", t)
 			if ok {
 				go func() {
-					if _, err := await(p); err == nil {
+					if _, err := browser.Await(p); err == nil {
 						copied(btn)
 					} else if a.selectAndCopy(src) {
 						copied(btn)
@@ -386,30 +386,7 @@ func browserLocal(t Instant) int {
 func now() Instant { return Instant(js.Global().Get("Date").Call("now").Float()) }
 
 // sleep waits ms milliseconds.
-func sleep(ms int64) { sleepOrStop(nil, ms) }
-
-// sleepOrStop waits ms milliseconds through setTimeout (time.Sleep would
-// bring package time into the download), or until done is closed; then it
-// returns sse.ErrStopped.
-func sleepOrStop(done <-chan struct{}, ms int64) error {
-	if ms <= 0 {
-		return stopErr(done, nil)
-	}
-	fired := make(chan struct{})
-	f := js.FuncOf(func(js.Value, []js.Value) any {
-		close(fired)
-		return nil
-	})
-	defer f.Release()
-	id := js.Global().Call("setTimeout", f, float64(ms))
-	select {
-	case <-fired:
-		return nil
-	case <-done:
-		js.Global().Call("clearTimeout", id)
-		return sse.ErrStopped
-	}
-}
+func sleep(ms int64) { browser.Sleep(nil, ms) }
 
 func boolString(b bool) string {
 	if b {

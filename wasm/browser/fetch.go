@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-package main
+package browser
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"qrsync/eventsource/sse"
 )
 
-// The browser's fetch is the only HTTP this client has: net/http would add
+// The browser's fetch is the only HTTP the client has: net/http would add
 // megabytes to the download for what a dozen lines of glue do here.
 
 // jsError turns a rejected promise's reason into a Go error.
@@ -33,17 +33,17 @@ type settled struct {
 	err error
 }
 
-// await waits for a promise to settle. The callbacks are released once it
+// Await waits for a promise to settle. The callbacks are released once it
 // has; they only send on a buffered channel, since a js.Func must never
 // block the browser's event loop.
-func await(p js.Value) (js.Value, error) {
+func Await(p js.Value) (js.Value, error) {
 	ch := make(chan settled, 1)
 	resolve := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- settled{v: arg0(args)}
+		ch <- settled{v: Arg0(args)}
 		return nil
 	})
 	reject := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- settled{err: jsError(arg0(args))}
+		ch <- settled{err: jsError(Arg0(args))}
 		return nil
 	})
 	p.Call("then", resolve, reject)
@@ -53,7 +53,8 @@ func await(p js.Value) (js.Value, error) {
 	return r.v, r.err
 }
 
-func arg0(args []js.Value) js.Value {
+// Arg0 is a callback's first argument, or undefined when there is none.
+func Arg0(args []js.Value) js.Value {
 	if len(args) == 0 {
 		return js.Undefined()
 	}
@@ -78,17 +79,17 @@ func fetchOptions(method string, headers map[string]string, signal js.Value) js.
 	return o
 }
 
-// fetchBytes does a small request and returns the status and the whole
-// body. Closing done aborts it; nil never does.
-func fetchBytes(done <-chan struct{}, method, url string, headers map[string]string) (int, []byte, error) {
+// Fetch does a small request and returns the status and the whole body.
+// Closing done aborts it; nil never does.
+func Fetch(done <-chan struct{}, method, url string, headers map[string]string) (int, []byte, error) {
 	ac := js.Global().Get("AbortController").New()
 	stop := onStop(done, func() { ac.Call("abort") })
 	defer stop()
-	resp, err := await(js.Global().Call("fetch", url, fetchOptions(method, headers, ac.Get("signal"))))
+	resp, err := Await(js.Global().Call("fetch", url, fetchOptions(method, headers, ac.Get("signal"))))
 	if err != nil {
 		return 0, nil, stopErr(done, err)
 	}
-	buf, err := await(resp.Call("arrayBuffer"))
+	buf, err := Await(resp.Call("arrayBuffer"))
 	if err != nil {
 		return 0, nil, stopErr(done, err)
 	}
@@ -131,11 +132,12 @@ func stopErr(done <-chan struct{}, err error) error {
 	}
 }
 
-// fetchConnector opens the session's event stream with fetch, resending
-// Last-Event-ID as a header (same origin, so no CORS preflight question).
-// The body is handed over as a stream, chunk by chunk, so an event shows the
-// moment its bytes arrive. Closing done aborts the request.
-func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID string) (*sse.Response, error) {
+// EventStream is an sse.Stream's Connect: it opens the event stream at
+// eventsURL with fetch, resending Last-Event-ID as a header (same origin,
+// so no CORS preflight question). The body is handed over as a stream,
+// chunk by chunk, so an event shows the moment its bytes arrive. Closing
+// done aborts the request.
+func EventStream(eventsURL string, done <-chan struct{}) func(lastEventID string) (*sse.Response, error) {
 	return func(lastEventID string) (*sse.Response, error) {
 		headers := map[string]string{"Accept": "text/event-stream"}
 		if lastEventID != "" {
@@ -144,7 +146,7 @@ func fetchConnector(eventsURL string, done <-chan struct{}) func(lastEventID str
 		ac := js.Global().Get("AbortController").New()
 		abort := func() { ac.Call("abort") }
 		stop := onStop(done, abort)
-		resp, err := await(js.Global().Call("fetch", eventsURL, fetchOptions("GET", headers, ac.Get("signal"))))
+		resp, err := Await(js.Global().Call("fetch", eventsURL, fetchOptions("GET", headers, ac.Get("signal"))))
 		if err != nil {
 			stop()
 			return nil, stopErr(done, err)
@@ -199,7 +201,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 			b.err = io.EOF
 			continue
 		}
-		r, err := await(b.reader.Call("read"))
+		r, err := Await(b.reader.Call("read"))
 		if err != nil {
 			b.err = stopErr(b.done, err)
 			continue
@@ -234,4 +236,27 @@ func (b *streamBody) Close() error {
 		b.abort()
 	})
 	return nil
+}
+
+// Sleep waits ms milliseconds through setTimeout (time.Sleep would bring
+// package time into the download), or until done is closed; then it
+// returns sse.ErrStopped. A nil done never closes.
+func Sleep(done <-chan struct{}, ms int64) error {
+	if ms <= 0 {
+		return stopErr(done, nil)
+	}
+	fired := make(chan struct{})
+	f := js.FuncOf(func(js.Value, []js.Value) any {
+		close(fired)
+		return nil
+	})
+	defer f.Release()
+	id := js.Global().Call("setTimeout", f, float64(ms))
+	select {
+	case <-fired:
+		return nil
+	case <-done:
+		js.Global().Call("clearTimeout", id)
+		return sse.ErrStopped
+	}
 }
