@@ -19,6 +19,8 @@ const (
 	MaxNameBytes = maxNameBytes // longest stored file name
 	LingerTime   = lingerTime   // how long a refused body is still read
 	LingerBytes  = lingerBytes  // and how much of it
+
+	FirstNewsAfter = firstNewsAfter // a file's arrival before the PC hears of it
 )
 
 // OriginalKey and ThumbKey are the blob keys of an image's original and

@@ -26,17 +26,18 @@ import (
 // events are published at 10 a second for 10 s (5 s with -short). An
 // event is published the way a phone makes one: the upload of a small
 // photo (24×16, apptest.Photo) to POST /api/upload/{token}; every stream
-// then sends that upload's news (an upload event) and its image event.
+// then sends its image event. (Such an upload lands well within
+// firstNewsAfter, so it makes no upload news: news-per-delivery shows it.)
 // The reference is a bare net/http SSE hub written below: a map of
 // subscriber channels, each subscriber's handler goroutine writing what
-// comes and flushing; POST /publish hands it the same two messages, with
+// comes and flushing; POST /publish hands it the same image event, with
 // the same JSON, for each publish. Same subscribers, same publisher pace.
 //
 // Both servers run as child processes of the benchmark (benchchild_test.go),
 // their data on tmpfs; subscribers and publisher are in the benchmark's
 // own process. Each subscriber is a raw TCP connection read into a 2 KiB
-// buffer by one goroutine, which only looks for the "event: image" line
-// and notes the time of the read that brought it.
+// buffer by one goroutine, which looks for the "event: image" line and
+// notes the time of the read that brought it, and counts upload news.
 //
 // Reported (qrsync's; the reference's as bare-*; qrsync/bare as x-bare-*,
 // for which the goal is at most 1.1):
@@ -65,6 +66,7 @@ import (
 //	                measured window: subscribers and publisher, to show
 //	                how much of the 2 cores the clients take.
 //	publish-ms      median time the publish POST takes to be answered.
+//	news-per-delivery  upload events a subscriber got per image event.
 //	lost-events     (subscriber, event) pairs not delivered within 30 s of
 //	                the last publish; the latencies leave them out.
 //
@@ -103,8 +105,12 @@ const (
 	fanOutEvery  = 100 * time.Millisecond
 )
 
-// fanOutMarker is the line every published event carries, on both sides.
-var fanOutMarker = []byte("event: image\n")
+// fanOutMarker is the line every published event carries, on both sides;
+// fanOutNews that of upload news.
+var (
+	fanOutMarker = []byte("event: image\n")
+	fanOutNews   = []byte("event: upload\n")
+)
 
 // fanOutResult is what one or more rounds of one side measured.
 type fanOutResult struct {
@@ -116,6 +122,8 @@ type fanOutResult struct {
 	aloneCPU  time.Duration // server CPU of the publishes nobody watched
 	alone     int
 	lost      int
+	news      int    // upload events the subscribers got
+	delivered int    // image events the subscribers got
 	payload   []byte // what qrsync sent for a photo: see fanOutPayload
 }
 
@@ -128,6 +136,8 @@ func (r *fanOutResult) add(o fanOutResult) {
 	r.aloneCPU += o.aloneCPU
 	r.alone += o.alone
 	r.lost += o.lost
+	r.news += o.news
+	r.delivered += o.delivered
 	if r.payload == nil {
 		r.payload = o.payload
 	}
@@ -149,6 +159,7 @@ func (r *fanOutResult) report(b *testing.B, prefix string) {
 	b.ReportMetric(percentileMS(r.publish, 50), prefix+"publish-ms")
 	b.ReportMetric(float64(r.aloneCPU)/float64(time.Millisecond)/float64(r.alone), prefix+"publish-cpu-ms")
 	b.ReportMetric(float64(r.lost), prefix+"lost-events")
+	b.ReportMetric(benchRatio(float64(r.news), float64(r.delivered)), prefix+"news-per-delivery")
 }
 
 // percentileMS sorts d and returns its q-th percentile in ms (nearest rank).
@@ -201,7 +212,7 @@ func runFanOut(b *testing.B, kind string, n, events int, payload []byte) fanOutR
 				err = fmt.Errorf("upload: %d %s", status, body)
 			}
 			if err == nil && res.payload == nil {
-				res.payload, err = fanOutPayload(s.ID, body, len(photos[k]))
+				res.payload, err = fanOutPayload(s.ID, body)
 			}
 			return err
 		}
@@ -320,6 +331,8 @@ func runFanOut(b *testing.B, kind string, n, events int, payload []byte) fanOutR
 		if s.got > total {
 			b.Errorf("%s: a subscriber got %d events; %d were published", kind, s.got, total)
 		}
+		res.news += s.news
+		res.delivered += s.got
 	}
 	if res.lost > 0 {
 		b.Logf("%s: %d of %d deliveries lost", kind, res.lost, n*events)
@@ -347,6 +360,7 @@ type sseSub struct {
 	rest    []byte          // read past the first message, not yet scanned
 	arrived []time.Duration // since the epoch, per event; 0 for none yet
 	got     int
+	news    int // upload events
 }
 
 // dialSSE opens a stream and reads it up to the end of its first message
@@ -382,7 +396,7 @@ func dialSSE(addr, path string, events int) (*sseSub, error) {
 
 // read notes when each event arrives until the connection closes.
 func (s *sseSub) read(epoch time.Time, delivered *atomic.Int64) {
-	keep := len(fanOutMarker) - 1 // a marker split between two reads
+	keep := max(len(fanOutMarker), len(fanOutNews)) - 1 // a marker split between two reads
 	buf := make([]byte, max(2048+keep, len(s.rest)))
 	n := copy(buf, s.rest)
 	s.rest = nil
@@ -394,6 +408,11 @@ func (s *sseSub) read(epoch time.Time, delivered *atomic.Int64) {
 			data := buf[:have]
 			for {
 				i := bytes.Index(data, fanOutMarker)
+				if j := bytes.Index(data, fanOutNews); j >= 0 && (i < 0 || j < i) {
+					s.news++
+					data = data[j+len(fanOutNews):]
+					continue
+				}
 				if i < 0 {
 					break
 				}
@@ -474,28 +493,21 @@ func (h *bareHub) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// publish hands the two messages a photo's arrival makes to every
-// subscriber: the body's first line is the upload's news, its second the
-// image event's data (see fanOutPayload). A subscriber 64 messages behind
-// misses them (the benchmark counts it lost).
+// publish hands the message a photo's arrival makes to every subscriber:
+// the image event, the body its data (see fanOutPayload). A subscriber 64
+// messages behind misses it (the benchmark counts it lost).
 func (h *bareHub) publish(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	image, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
 	}
-	news, image, _ := bytes.Cut(bytes.TrimSpace(body), []byte("\n"))
 	h.mu.Lock()
 	h.seq++
-	msgs := [][]byte{
-		fmt.Appendf(nil, "event: upload\ndata: %s\n\n", news),
-		fmt.Appendf(nil, "id: %d\nevent: image\ndata: %s\n\n", h.seq, image),
-	}
-	for _, msg := range msgs {
-		for ch := range h.subs {
-			select {
-			case ch <- msg:
-			default:
-			}
+	msg := fmt.Appendf(nil, "id: %d\nevent: image\ndata: %s\n\n", h.seq, bytes.TrimSpace(image))
+	for ch := range h.subs {
+		select {
+		case ch <- msg:
+		default:
 		}
 	}
 	h.mu.Unlock()
@@ -503,10 +515,9 @@ func (h *bareHub) publish(w http.ResponseWriter, r *http.Request) {
 }
 
 // fanOutPayload is what a bare hub publishes for one photo: the data of
-// the upload news and of the image event qrsync sends for it, one a
-// line, made from its answer to the upload (which leaves out the URLs
-// the event carries).
-func fanOutPayload(sessionID string, answer []byte, size int) ([]byte, error) {
+// the image event qrsync sends for it, made from its answer to the upload
+// (which leaves out the URLs the event carries).
+func fanOutPayload(sessionID string, answer []byte) ([]byte, error) {
 	var res api.UploadResult
 	if err := json.Unmarshal(answer, &res); err != nil || len(res.Images) != 1 {
 		return nil, fmt.Errorf("upload answer %q: %v", answer, err)
@@ -514,13 +525,5 @@ func fanOutPayload(sessionID string, answer []byte, size int) ([]byte, error) {
 	img := res.Images[0]
 	img.URL = api.ImagePath(sessionID, img.ID)
 	img.ThumbURL, img.DisplayURL = img.URL+"/thumb", img.URL+"/display"
-	news, err := json.Marshal(api.UploadProgress{Upload: img.Upload, Name: img.Name, Total: int64(size) + 200})
-	if err != nil {
-		return nil, err
-	}
-	image, err := json.Marshal(img)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(news, '\n'), image...), nil
+	return json.Marshal(img)
 }

@@ -195,6 +195,12 @@ func (m *mailbox) completed(upload string) {
 // file: at most 4 a second (DESIGN §4).
 const progressEvery = 250 * time.Millisecond
 
+// firstNewsAfter is how long a file has been arriving before the PC hears
+// of it. A photo that lands sooner, as most do on a LAN, appears as
+// itself: no placeholder flashes up a few milliseconds before it, and
+// every viewer's stream writes once for it, not twice.
+const firstNewsAfter = 100 * time.Millisecond
+
 // newUploadID names one file's upload in its news and its image. It is not
 // a secret (viewers see it), only unique.
 func newUploadID() string {
@@ -203,57 +209,107 @@ func newUploadID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// progress reports one file's upload as it arrives.
+// progress reports one file's upload as it arrives. Its first report goes
+// out once the file has been arriving for firstNewsAfter, from a timer, so
+// that a sender that stalls is still shown; the later ones as bytes come,
+// at most every progressEvery. Once the file's fate is settled (stored,
+// duplicate or refused) no more progress goes out.
 type progress struct {
 	s         *Server
 	ctx       context.Context
 	sessionID string
-	p         api.UploadProgress
-	last      time.Time
+	upload    string // p.Upload, readable without mu
+
+	mu      sync.Mutex // the handler's reads and the first report's timer
+	p       api.UploadProgress
+	last    time.Time   // of the last report; zero until the first
+	settled bool        // the image, the duplicate or the refusal is known
+	first   *time.Timer // sends the first report
 }
 
 func (s *Server) newProgress(ctx context.Context, sessionID, name string, total int64) *progress {
-	pr := &progress{s: s, ctx: ctx, sessionID: sessionID,
-		p: api.UploadProgress{Upload: newUploadID(), Name: name, Total: max(total, 0)}}
-	pr.publish()
+	id := newUploadID()
+	pr := &progress{s: s, ctx: ctx, sessionID: sessionID, upload: id,
+		p: api.UploadProgress{Upload: id, Name: name, Total: max(total, 0)}}
+	pr.first = time.AfterFunc(firstNewsAfter, pr.firstReport)
 	return pr
 }
 
-// add counts n more bytes received, reporting them if the last report is
-// old enough.
-func (pr *progress) add(n int) {
-	pr.p.Received += int64(n)
-	if pr.p.Total > 0 && pr.p.Received > pr.p.Total {
-		pr.p.Total = pr.p.Received
-	}
-	if time.Since(pr.last) >= progressEvery {
+// firstReport tells the PC of a file that is taking its time.
+func (pr *progress) firstReport() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if !pr.settled && pr.last.IsZero() {
 		pr.publish()
 	}
 }
 
-// duplicate reports that the file was one the session already holds, as
-// imageID: no image event follows, so the PC drops its placeholder.
-func (pr *progress) duplicate(imageID string) {
-	pr.p.Duplicate = imageID
-	pr.publish()
+// add counts n more bytes received, reporting them if the PC has heard
+// of the file and the last report is old enough.
+func (pr *progress) add(n int) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.p.Received += int64(n)
+	if pr.p.Total > 0 && pr.p.Received > pr.p.Total {
+		pr.p.Total = pr.p.Received
+	}
+	pr.maybeReport()
 }
 
 // ended reports the file's last byte, so the PC's bar reaches its end: the
 // request's length counted the form's framing too. It keeps to the rate.
 func (pr *progress) ended() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
 	pr.p.Total = pr.p.Received
-	if time.Since(pr.last) >= progressEvery {
+	pr.maybeReport()
+}
+
+func (pr *progress) maybeReport() {
+	if !pr.settled && !pr.last.IsZero() && time.Since(pr.last) >= progressEvery {
 		pr.publish()
 	}
 }
 
-// failed reports why the file was refused, in the words the phone hears.
+// settle ends the file's progress: its image (which carries the upload id)
+// is about to be told, or it ended otherwise. It is safe to call more than
+// once.
+func (pr *progress) settle() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.settleLocked()
+}
+
+func (pr *progress) settleLocked() {
+	pr.settled = true
+	pr.first.Stop()
+}
+
+// duplicate reports that the file was one the session already holds, as
+// imageID: no image event follows, so a PC that shows the file drops its
+// placeholder. A PC that never heard of the file hears nothing.
+func (pr *progress) duplicate(imageID string) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.settleLocked()
+	if !pr.last.IsZero() {
+		pr.p.Duplicate = imageID
+		pr.publish()
+	}
+}
+
+// failed reports why the file was refused, in the words the phone hears,
+// whether or not the PC had heard of it: the PC shows why for a while.
 func (pr *progress) failed(err error) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.settleLocked()
 	_, code, m := statusOf(err)
 	pr.p.Error = &api.ErrorDetail{Code: code, Message: m.in(catalogFrom(pr.ctx))}
 	pr.publish()
 }
 
+// publish sends the current report; pr.mu is held.
 func (pr *progress) publish() {
 	pr.last = time.Now()
 	data, err := json.Marshal(pr.p)

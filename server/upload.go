@@ -165,7 +165,8 @@ func (s *Server) ingestAll(ctx context.Context, sess storage.Session, boundary s
 	var got []*received
 	defer func() {
 		for _, r := range got {
-			r.discard(ctx) // what was not kept; a no-op for a kept part
+			r.news.settle() // a part left unfinished by an earlier failure
+			r.discard(ctx)  // what was not kept; a no-op for a kept part
 		}
 	}()
 	var failing *progress // the part being received when the body failed
@@ -244,9 +245,10 @@ func (s *Server) receiveAll(ctx context.Context, sess storage.Session, boundary 
 			}
 			continue
 		}
-		// The PC hears of the file from its first byte. The request's
-		// length is the file's, near enough, when it is the first part
-		// (phones send one file a request); later parts' are unknown.
+		// The PC hears of the file once it has been arriving for a moment
+		// (firstNewsAfter). The request's length is the file's, near
+		// enough, when it is the first part (phones send one file a
+		// request); later parts' are unknown.
 		total := int64(0)
 		if len(*got) == 0 {
 			total = declared
@@ -720,8 +722,11 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 		Height:      r.info.Height,
 		SHA256:      r.sha256,
 		CreatedAt:   s.cfg.Now().UTC(),
-		Upload:      r.news.p.Upload,
+		Upload:      r.news.upload,
 	}
+	// From here the image event may go out at any moment: no progress
+	// may follow it.
+	r.news.settle()
 	stored, _, err := s.images.AddImage(ctx, sessionID, img, storage.Quota{MaxImages: s.cfg.MaxImages, MaxBytes: s.cfg.MaxSessionBytes})
 	if errors.Is(err, storage.ErrDuplicate) {
 		// The answer speaks of this phone's file, not of the name under
