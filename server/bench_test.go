@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,9 +108,11 @@ func (t *throttledReader) Read(p []byte) (int, error) {
 
 // BenchmarkLastByteToEvent12MP measures the time DESIGN §1 says counts:
 // from the phone's last byte to the image event on the PC, for a 12 MP
-// photo sent at 8 MB/s (good Wi-Fi). Decoding runs while the bytes arrive,
+// photo sent at 10 MB/s (good Wi-Fi), its data in the test's temporary
+// directory (a real disk's fsyncs). Decoding runs while the bytes arrive,
 // so what is left after the last one is the tail of the decode, the
-// resize, the fsyncs and the catalog write.
+// resize, the fsyncs and the catalog write. It reports the median and the
+// mean over the photos sent.
 func BenchmarkLastByteToEvent12MP(b *testing.B) {
 	a := apptest.Start(b, server.Config{Logger: quietLogger()})
 	data := photoLikeJPEG(b, 4000, 3000)
@@ -117,12 +120,16 @@ func BenchmarkLastByteToEvent12MP(b *testing.B) {
 	sub := a.Subscribe(s, "")
 	sub.Next()
 	b.ResetTimer()
-	var total time.Duration
+	var took []time.Duration
 	for i := range b.N {
-		photo := append(data[:len(data):len(data)], byte(i), byte(i>>8))
+		// Each photo a few KB longer than the last: one within
+		// multipartSlack of a stored photo's size would be looked up as a
+		// likely duplicate before any decode, and decoded only after its
+		// last byte, which is not the path a new photo takes.
+		photo := withComment(data, (i+1)*8<<10)
 		body, ctype := multipartBody(b, map[string][]byte{"p.jpg": photo})
 		size := int64(body.(*bytes.Buffer).Len())
-		tr := &throttledReader{r: body, rate: 8e6}
+		tr := &throttledReader{r: body, rate: 10e6}
 		req, _ := http.NewRequest(http.MethodPost, a.Base+apptest.UploadPath(s), tr)
 		req.Header.Set("Content-Type", ctype)
 		// A browser's form upload states its length, and the server decodes
@@ -147,7 +154,37 @@ func BenchmarkLastByteToEvent12MP(b *testing.B) {
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
-		total += arrived.Sub(tr.lastByte)
+		took = append(took, arrived.Sub(tr.lastByte))
+	}
+	var total time.Duration
+	for _, d := range took {
+		total += d
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/last-byte-to-event")
+	b.ReportMetric(percentileMS(took, 50), "p50-ms")
+}
+
+// percentileMS sorts d and returns its q-th percentile in ms (nearest rank).
+func percentileMS(d []time.Duration, q int) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := min(len(d)-1, max(0, (len(d)*q+99)/100-1))
+	return float64(d[i]) / float64(time.Millisecond)
+}
+
+// withComment is the JPEG jpg with n bytes of comment (COM segments)
+// after its start marker: longer, and decoded exactly as before. Unlike
+// bytes after the image's end, they come before the picture, so the
+// decoder still ends with the file.
+func withComment(jpg []byte, n int) []byte {
+	out := append([]byte(nil), jpg[:2]...) // SOI
+	for n > 0 {
+		k := min(n, 0xffff-2)
+		out = append(out, 0xff, 0xfe, byte((k+2)>>8), byte(k+2))
+		out = append(out, make([]byte, k)...)
+		n -= k
+	}
+	return append(out, jpg[2:]...)
 }

@@ -162,16 +162,6 @@ func (r *fanOutResult) report(b *testing.B, prefix string) {
 	b.ReportMetric(benchRatio(float64(r.news), float64(r.delivered)), prefix+"news-per-delivery")
 }
 
-// percentileMS sorts d and returns its q-th percentile in ms (nearest rank).
-func percentileMS(d []time.Duration, q int) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	slices.Sort(d)
-	i := min(len(d)-1, max(0, (len(d)*q+99)/100-1))
-	return float64(d[i]) / float64(time.Millisecond)
-}
-
 func benchRatio(a, b float64) float64 {
 	if b == 0 {
 		return 0

@@ -337,7 +337,7 @@ func TestSelectGroups(t *testing.T) {
 	if got := strings.Join(names, ","); got != "fanout,wasm" {
 		t.Errorf("got %s", got)
 	}
-	if n := len(selectGroups(allGroups(), nil)); n != 6 {
+	if n := len(selectGroups(allGroups(), nil)); n != 7 {
 		t.Errorf("all: %d groups", n)
 	}
 }
