@@ -473,29 +473,28 @@ func (s *Server) receive(ctx context.Context, sess storage.Session, part io.Read
 		out = photo.StripLocation(sink, format)
 	}
 
+	// store finishes the original once every byte is in: the location
+	// filter's last bytes, then the blob's commit.
+	store := func() error {
+		if err := out.Close(); err != nil {
+			return err
+		}
+		if err := orig.Commit(); err != nil {
+			return fmt.Errorf("store original: %w", err)
+		}
+		return nil
+	}
 	if !s.mayBeDuplicate(ctx, sess.ID, declared) && s.tryDecodeSlot(declared) {
-		err = s.decodeWhileReceiving(br, out, r, declared)
-	} else {
-		err = copyAll(out, br)
+		err = s.decodeWhileReceiving(br, out, r, declared, store)
+	} else if err = copyChunks(out, br); err == nil {
+		err = store()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := orig.Commit(); err != nil {
-		return nil, fmt.Errorf("store original: %w", err)
-	}
 	r.size, r.sha256 = int64(size), hex.EncodeToString(hash.Sum(nil))
 	ok = true
 	return r, nil
-}
-
-// copyAll copies the part into out and closes out, which flushes the
-// location filter's last bytes.
-func copyAll(out io.WriteCloser, src io.Reader) error {
-	if err := copyChunks(out, src); err != nil {
-		return err
-	}
-	return out.Close()
 }
 
 // copyChunks copies src to dst in chunks of ingestBuffer, each read in
@@ -556,7 +555,12 @@ func (s *Server) tryDecodeSlot(declared int64) bool {
 // decoder is done or has given up. When the decoder gives up (errDecodeBusy)
 // the copy goes on alone and r stays undecoded; Process writes nothing to
 // the thumbnail then, so finish can use it as it is.
-func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *received, declared int64) error {
+//
+// Once the copy has every byte, store runs beside the decoder's last
+// steps (the resize and the encode): on a disk, the original's fsync of
+// several megabytes is then no longer added to the wait after the
+// phone's last byte. It has run, or failed, when this returns.
+func (s *Server) decodeWhileReceiving(src io.Reader, out io.Writer, r *received, declared int64, store func() error) error {
 	pr, pw := io.Pipe()
 	feed := &feedReader{pr: pr, now: s.cfg.Now}
 	type result struct {
@@ -600,7 +604,16 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *rece
 	}()
 	copyErr := copyChunks(io.MultiWriter(out, &detachableWriter{w: pw}), src)
 	pw.CloseWithError(copyErr)
+	var stored chan error
+	if copyErr == nil {
+		stored = make(chan error, 1)
+		go func() { stored <- store() }()
+	}
 	res := <-done
+	storeErr := errors.New("upload: the original was not stored")
+	if stored != nil {
+		storeErr = <-stored
+	}
 	switch {
 	case copyErr != nil && !errors.Is(copyErr, errDecoderStopped):
 		// Too large, over quota, or the client went away: the decoder only
@@ -612,7 +625,7 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.WriteCloser, r *rece
 	default:
 		r.info, r.decoded = res.info, true
 	}
-	return out.Close()
+	return storeErr
 }
 
 // errDecoderStopped is what the copy sees once the decoder has failed.
