@@ -93,8 +93,10 @@ func (f *failReader) Read(b []byte) (int, error) {
 }
 
 func TestProcessAdmit(t *testing.T) {
-	// Progressive 4:4:4 costs 15 bytes per pixel: 22 MB here, so what
-	// was allocated before Admit shows whether the decode had started.
+	// Progressive 4:4:4 costs about 14 bytes per pixel at the 1/2 scale
+	// its thumbnail needs (its coefficients are kept at full size): 20
+	// MB here, so what was allocated before Admit shows whether the
+	// decode had started.
 	data := flatimage.JPEG{W: 1500, H: 1000, Progressive: true, Sampling: []byte{0x11, 0x11, 0x11}}.Encode()
 	scan := bytes.LastIndex(data, []byte{0xFF, 0xDA})
 
@@ -108,7 +110,7 @@ func TestProcessAdmit(t *testing.T) {
 		if a.calls != 1 || a.released != 1 {
 			t.Errorf("Admit called %d times, release %d", a.calls, a.released)
 		}
-		if info.Cost != a.cost || a.cost < 15*1500*1000 {
+		if info.Cost != a.cost || a.cost < 12*1500*1000 {
 			t.Errorf("Info.Cost %d, admitted %d", info.Cost, a.cost)
 		}
 		if a.allocated > 1<<20 {

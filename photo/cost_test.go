@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"qrsync/internal/flatimage"
+	"qrsync/photo/internal/jpegscale"
 )
 
 // sofHeader is SOI plus a frame header with the given marker (0xC0
@@ -115,13 +116,15 @@ func TestCostMatchesAllocation(t *testing.T) {
 		data  func(t *testing.T) []byte
 		opt   Options
 		boxed bool   // decoded into an image type imaging reads through At
+		scale int    // the scale it is decoded at, if not 1
 		typ   string // if set, the image type the decoder must return
 	}
 	jp := func(name string, f flatimage.JPEG) tcase {
 		if f.W == 0 {
 			f.W, f.H = w, h
 		}
-		return tcase{name: name, w: f.W, h: f.H, data: func(*testing.T) []byte { return f.Encode() }, boxed: len(f.Sampling) == 4}
+		return tcase{name: name, w: f.W, h: f.H, data: func(*testing.T) []byte { return f.Encode() }, boxed: len(f.Sampling) == 4,
+			scale: jpegscale.ScaleFor(f.W, f.H, DefaultThumbSize)}
 	}
 	pn := func(name string, w, h, depth, ctype int, interlaced bool, extra ...[]byte) tcase {
 		return tcase{name: name, w: w, h: h, data: func(t *testing.T) []byte {
@@ -238,8 +241,10 @@ func TestCostMatchesAllocation(t *testing.T) {
 			cost, alloc := measureProcess(t, data, tc.opt)
 			if raceEnabled && tc.boxed {
 				// The race detector turns off the tiny allocator: the
-				// 4-byte colour imaging boxes per pixel takes 16 bytes.
-				alloc -= 12 * int64(tc.w) * int64(tc.h)
+				// 4-byte colour imaging boxes per decoded pixel takes 16
+				// bytes.
+				s := max(tc.scale, 1)
+				alloc -= 12 * int64((tc.w+s-1)/s) * int64((tc.h+s-1)/s)
 			}
 			px := float64(tc.w) * float64(tc.h)
 			t.Logf("%d bytes in; allocated %.2f bytes per pixel, estimated %.2f (%.2fx, %+d KiB)",

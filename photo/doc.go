@@ -64,13 +64,14 @@
 // Decoding dominates. A JPEG is decoded at reduced scale in the DCT
 // domain (internal/jpegscale, a fork of image/jpeg with libjpeg-turbo's
 // way of entropy decoding): at 1/2, 1/4 or 1/8, the smallest that leaves
-// the resize twice the thumbnail's pixels, so a 12 MP photo decodes to
-// 1008x756 for ~40 ms of CPU and ~2 MB instead of ~150 ms and 18 MB, and
-// its thumbnail stays over 50 dB from a full decode and Lanczos
-// (TestScaledThumbnailQuality). Every coefficient is still
-// entropy-decoded, which is most of what is left. That picture is resized
-// by resizeYCbCr, imaging's Lanczos in integer arithmetic for ~12 ms of
-// CPU. A one-step Lanczos resize of 12 MP with imaging costs ~80 ms more;
+// the picture at least the thumbnail's size (jpegscale.ScaleFor), as
+// libvips' shrink-on-load does, so a 12 MP photo decodes to 504x378 (only
+// the DC term of each block transformed) for well under 1 MB instead of
+// ~150 ms and 18 MB, and its thumbnail stays about 40 dB from a full
+// decode and Lanczos (TestScaledThumbnailQuality; docs/bench shows both).
+// Every coefficient is still entropy-decoded, which is most of what is
+// left. That picture is resized by resizeYCbCr, imaging's Lanczos in
+// integer arithmetic, for a few ms of CPU. A one-step Lanczos resize of 12 MP with imaging costs ~80 ms more;
 // box-averaging integer blocks straight from the decoder's YCbCr planes
 // down to 2-4x the target, then Lanczos, costs ~14 ms and stays within
 // about half a grey level of the one-step result (BenchmarkResizeOnly,

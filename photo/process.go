@@ -238,8 +238,8 @@ func Process(r io.Reader, opt Options, thumb io.Writer) (info Info, err error) {
 	// estimate reads on to where the pixel data starts (recorded, like
 	// the header, for the decoder).
 	// A JPEG is decoded at the smallest DCT scale that leaves the
-	// thumbnail's resize at least twice the pixels it needs: a fraction
-	// of the work and of the memory of a full decode.
+	// picture at least the thumbnail's size: a fraction of the work and
+	// of the memory of a full decode.
 	scale := 1
 	if format == JPEG {
 		scale = jpegscale.ScaleFor(w, h, opt.ThumbSize)

@@ -16,7 +16,7 @@ import (
 // planes and converting after would not do in saturated areas), the
 // horizontal pass filters the three channels in one integer multiply-add
 // per tap (see laneBits), and the vertical pass works along whole rows.
-// It is the resize of every JPEG decoded at reduced scale: 1008x756 to
+// It is the resize of every JPEG decoded at reduced scale: 504x378 to
 // 400x300 for a 12 MP photo.
 func resizeYCbCr(src *image.YCbCr, tw, th int, filter imaging.ResampleFilter) *image.NRGBA {
 	w, h := src.Rect.Dx(), src.Rect.Dy()

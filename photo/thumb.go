@@ -65,7 +65,7 @@ func resizeToWith(img image.Image, tw, th int, filter imaging.ResampleFilter, pr
 	if k := min(b.Dx()/(2*tw), b.Dy()/(2*th)); pre && k >= 2 {
 		img = boxReduce(img, k)
 	} else if src, ok := img.(*image.YCbCr); ok && pre && b.Min == (image.Point{}) {
-		// A JPEG decoded at reduced scale is 2-4x the thumbnail: the
+		// A JPEG decoded at reduced scale is 1-2x the thumbnail: the
 		// same filter as imaging's, at half the cost.
 		return resizeYCbCr(src, tw, th, filter)
 	}

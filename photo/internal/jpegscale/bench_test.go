@@ -35,7 +35,7 @@ func BenchmarkDecode12MP(b *testing.B) {
 
 // BenchmarkThumbnail12MP is the server's whole thumbnail: decode then
 // imaging.Fit 400x400 Lanczos, from a full image/jpeg decode and from
-// DecodeScaled(ScaleFor(w, h, 400)) (1/4 here: 1008x756).
+// DecodeScaled(ScaleFor(w, h, 400)) (1/8 here: 504x378).
 func BenchmarkThumbnail12MP(b *testing.B) {
 	data := jpeg12MP(b)
 	for _, scaled := range []bool{false, true} {
