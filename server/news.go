@@ -218,9 +218,10 @@ type progress struct {
 	s         *Server
 	ctx       context.Context
 	sessionID string
-	upload    string // p.Upload, readable without mu
 
-	mu      sync.Mutex // the handler's reads and the first report's timer
+	// mu is held by the handler's reads and the first report's timer;
+	// p.Upload, set at the start, may be read without it.
+	mu      sync.Mutex
 	p       api.UploadProgress
 	last    time.Time   // of the last report; zero until the first
 	settled bool        // the image, the duplicate or the refusal is known
@@ -228,9 +229,8 @@ type progress struct {
 }
 
 func (s *Server) newProgress(ctx context.Context, sessionID, name string, total int64) *progress {
-	id := newUploadID()
-	pr := &progress{s: s, ctx: ctx, sessionID: sessionID, upload: id,
-		p: api.UploadProgress{Upload: id, Name: name, Total: max(total, 0)}}
+	pr := &progress{s: s, ctx: ctx, sessionID: sessionID,
+		p: api.UploadProgress{Upload: newUploadID(), Name: name, Total: max(total, 0)}}
 	pr.first = time.AfterFunc(firstNewsAfter, pr.firstReport)
 	return pr
 }

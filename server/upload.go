@@ -610,7 +610,7 @@ func (s *Server) decodeWhileReceiving(src io.Reader, out io.Writer, r *received,
 		go func() { stored <- store() }()
 	}
 	res := <-done
-	storeErr := errors.New("upload: the original was not stored")
+	storeErr := copyErr // the original is whole only once the copy is
 	if stored != nil {
 		storeErr = <-stored
 	}
@@ -735,7 +735,7 @@ func (s *Server) finish(ctx context.Context, sess storage.Session, r *received) 
 		Height:      r.info.Height,
 		SHA256:      r.sha256,
 		CreatedAt:   s.cfg.Now().UTC(),
-		Upload:      r.news.upload,
+		Upload:      r.news.p.Upload, // set once, at the start
 	}
 	// From here the image event may go out at any moment: no progress
 	// may follow it.
